@@ -1,0 +1,135 @@
+//! The API's error codes: one table, mapped to HTTP statuses here and nowhere else. Codes are
+//! stable (clients match on them); messages are for people and may change.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// No route matches the path.
+    NotFound,
+    /// The path names a product the config does not have.
+    ProductNotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// A query or path parameter is malformed or out of range.
+    InvalidParameter,
+    /// The body is not the JSON the endpoint expects.
+    InvalidJson,
+    /// The body is not sent as `application/json`.
+    UnsupportedMediaType,
+    /// The body exceeds `server.max_body_bytes`.
+    PayloadTooLarge,
+    /// More texts or posts than `server.max_batch_texts`.
+    BatchTooLarge,
+    /// A write endpoint was called without a valid bearer token.
+    Unauthorized,
+    /// Writes are disabled because no `server.api_token` is configured.
+    WritesDisabled,
+    /// The daemon is shutting down or the model is not available.
+    Unavailable,
+    /// Something failed on the server side; details are in the log.
+    Internal,
+}
+
+impl Code {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::NotFound | Code::ProductNotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::InvalidParameter | Code::InvalidJson => StatusCode::BAD_REQUEST,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::PayloadTooLarge | Code::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::WritesDisabled => StatusCode::FORBIDDEN,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub const ALL: &'static [Code] = &[
+        Code::NotFound,
+        Code::ProductNotFound,
+        Code::MethodNotAllowed,
+        Code::InvalidParameter,
+        Code::InvalidJson,
+        Code::UnsupportedMediaType,
+        Code::PayloadTooLarge,
+        Code::BatchTooLarge,
+        Code::Unauthorized,
+        Code::WritesDisabled,
+        Code::Unavailable,
+        Code::Internal,
+    ];
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn param(message: impl Into<String>) -> ApiError {
+        ApiError::new(Code::InvalidParameter, message)
+    }
+
+    /// Logs the cause and answers with a generic message: internals stay in the log.
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new(Code::Internal, "internal error; see the daemon log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let mut r = (status, Json(self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+/// Maps axum's JSON body rejections onto the code table.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> ApiError {
+        use axum::extract::rejection::JsonRejection as J;
+        match &r {
+            J::MissingJsonContentType(_) => {
+                ApiError::new(Code::UnsupportedMediaType, r.body_text())
+            }
+            _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                Code::PayloadTooLarge,
+                "request body is larger than server.max_body_bytes",
+            ),
+            _ => ApiError::new(Code::InvalidJson, r.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::param(r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> ApiError {
+        ApiError::param(r.body_text())
+    }
+}

@@ -1,0 +1,572 @@
+//! The HTTP API (axum): the only module that knows HTTP and JSON. Routes under `/api/v1`, the
+//! OpenAPI document, Prometheus metrics at `/metrics`.
+
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub use error::{ApiError, Code};
+
+use crate::classifier::Classifier;
+use crate::config::{valid_id, Config, Product};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Batch, PipelineError};
+use crate::post::{now_ms, Post, PostId, RawItem};
+use crate::scheduler::HealthMap;
+use crate::store::{PostQuery, Store};
+use crate::timeutil::{format_ms, parse_time_ms, parse_window_ms};
+use crate::trends::{self, Interval, TrendError};
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub classifier: Classifier,
+    pub metrics: Arc<Metrics>,
+    pub health: HealthMap,
+    pub ingest: mpsc::Sender<Batch>,
+    pub started: Instant,
+}
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Default page size of post listings, and the most a client may ask for.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+/// Default look-back of range queries when `from` is not given.
+const DEFAULT_RANGE_MS: i64 = 90 * 86_400_000;
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.server.max_body_bytes;
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/products", get(products))
+        .route("/products/{id}/trends", get(product_trends))
+        .route("/products/{id}/posts", get(list_posts).post(ingest_posts))
+        .route("/products/{id}/summary", get(product_summary))
+        .route("/classify", post(classify))
+        .route("/sources", get(sources))
+        .route("/openapi.json", get(openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    st.metrics
+        .http_requests
+        .with_label_values(&[&route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such endpoint; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        Code::MethodNotAllowed,
+        "method not allowed on this endpoint",
+    )
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><meta charset=utf-8><title>cxpulse</title>\
+         <h1>cxpulse</h1><p>The API is at <a href=\"/api/v1/openapi.json\">/api/v1</a>; \
+         metrics at <a href=\"/metrics\">/metrics</a>.</p>",
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    st.metrics.stored_posts.set(st.store.post_count() as i64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+}
+
+async fn health(State(st): State<AppState>) -> Json<Value> {
+    let spec = st.classifier.spec();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": st.started.elapsed().as_secs(),
+        "model": {"name": spec.name, "version": spec.version, "languages": spec.languages},
+        "store": {"posts": st.store.post_count()},
+    }))
+}
+
+fn product<'a>(st: &'a AppState, id: &str) -> Result<&'a Product, ApiError> {
+    st.config
+        .product(id)
+        .ok_or_else(|| ApiError::new(Code::ProductNotFound, format!("no product with id `{id}`")))
+}
+
+async fn products(State(st): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = st
+        .config
+        .products
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "keywords": p.keywords,
+                "exclusions": p.exclusions,
+                "sources": p.sources.iter().map(|s| json!({"name": s.name(), "kind": s.kind_name()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({ "products": list }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+    interval: Option<String>,
+    source: Option<String>,
+}
+
+fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let to_ms = match to {
+        Some(t) => parse_time_ms(t)
+            .ok_or_else(|| ApiError::param(format!("`to`: `{t}` is not a date or time")))?,
+        None => now_ms() + 1,
+    };
+    let from_ms = match from {
+        Some(f) => parse_time_ms(f)
+            .ok_or_else(|| ApiError::param(format!("`from`: `{f}` is not a date or time")))?,
+        None => to_ms - DEFAULT_RANGE_MS,
+    };
+    if from_ms >= to_ms {
+        return Err(ApiError::param("`from` must be before `to`"));
+    }
+    Ok((from_ms, to_ms))
+}
+
+fn trend_error(e: TrendError) -> ApiError {
+    match e {
+        TrendError::Store(s) => ApiError::internal(s),
+        other => ApiError::param(other.to_string()),
+    }
+}
+
+async fn product_trends(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<RangeParams>, QueryRejection>,
+) -> Result<Json<trends::Trends>, ApiError> {
+    let Query(q) = q?;
+    product(&st, &id)?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
+    let interval: Interval = match q.interval.as_deref() {
+        Some(i) => i
+            .parse()
+            .map_err(|e: String| ApiError::param(format!("`interval`: {e}")))?,
+        None => Interval::Day,
+    };
+    let store = st.store.clone();
+    let source = q.source.clone();
+    let t = tokio::task::spawn_blocking(move || {
+        trends::trends(&store, &id, from, to, interval, source.as_deref())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(trend_error)?;
+    Ok(Json(t))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryParams {
+    window: Option<String>,
+    to: Option<String>,
+}
+
+async fn product_summary(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<SummaryParams>, QueryRejection>,
+) -> Result<Json<trends::Summary>, ApiError> {
+    let Query(q) = q?;
+    product(&st, &id)?;
+    let window = q.window.unwrap_or_else(|| "7d".into());
+    let wms = parse_window_ms(&window).ok_or_else(|| {
+        ApiError::param(format!(
+            "`window`: `{window}` is not a window like 24h, 7d or 4w"
+        ))
+    })?;
+    let to = match q.to.as_deref() {
+        Some(t) => parse_time_ms(t)
+            .ok_or_else(|| ApiError::param(format!("`to`: `{t}` is not a date or time")))?,
+        None => now_ms(),
+    };
+    let store = st.store.clone();
+    let s = tokio::task::spawn_blocking(move || trends::summary(&store, &id, &window, wms, to))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(trend_error)?;
+    Ok(Json(s))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostParams {
+    from: Option<String>,
+    to: Option<String>,
+    label: Option<String>,
+    min_score: Option<String>,
+    source: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// JSON view of a stored post.
+pub fn post_json(p: &Post) -> Value {
+    json!({
+        "id": p.id.to_hex(),
+        "product": p.product,
+        "source": p.source,
+        "external_id": p.external_id,
+        "url": p.url,
+        "author": p.author,
+        "published": format_ms(p.published_ms),
+        "fetched": format_ms(p.fetched_ms),
+        "language": p.language,
+        "title": p.title,
+        "text": p.text,
+        "rating": p.rating,
+        "channel": p.channel,
+        "classification": p.classification,
+    })
+}
+
+fn encode_cursor(c: (i64, PostId)) -> String {
+    format!("{}.{}", c.0, c.1.to_hex())
+}
+
+fn decode_cursor(s: &str) -> Option<(i64, PostId)> {
+    let (ts, id) = s.split_once('.')?;
+    Some((ts.parse().ok()?, PostId::from_hex(id)?))
+}
+
+async fn list_posts(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<PostParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q?;
+    product(&st, &id)?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = match q.limit.as_deref() {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::param(format!("`limit` must be 1..={MAX_LIMIT}")))?,
+        None => DEFAULT_LIMIT,
+    };
+    let min_score = match q.min_score.as_deref() {
+        Some(m) => Some(
+            m.parse::<f32>()
+                .ok()
+                .filter(|x| (0.0..=1.0).contains(x))
+                .ok_or_else(|| ApiError::param("`min_score` must be a number from 0 to 1"))?,
+        ),
+        None => None,
+    };
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::param("`cursor` is malformed"))?),
+        None => None,
+    };
+    if let Some(l) = &q.label {
+        if l.is_empty() || l.len() > 100 {
+            return Err(ApiError::param("`label` must be 1-100 characters"));
+        }
+    }
+    let query = PostQuery {
+        product: id,
+        from_ms: from,
+        to_ms: to,
+        source: q.source,
+        label: q.label,
+        min_score,
+        limit,
+        after,
+    };
+    let store = st.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.posts_page(&query))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "posts": page.posts.iter().map(post_json).collect::<Vec<_>>(),
+        "next_cursor": page.next.map(encode_cursor),
+    })))
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from response times.
+fn token_matches(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = (given.len() != expected.len()) as u8;
+    for (i, e) in expected.iter().enumerate() {
+        diff |= e ^ given.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+fn require_token(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &st.config.server.api_token else {
+        return Err(ApiError::new(
+            Code::WritesDisabled,
+            "writes are disabled: set server.api_token (or CXPULSE_API_TOKEN)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if token_matches(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Unauthorized,
+            "a valid bearer token is required",
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestBody {
+    /// Source name the posts are filed under (default `api`).
+    #[serde(default)]
+    source: Option<String>,
+    posts: Vec<IngestPost>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestPost {
+    id: Option<String>,
+    text: String,
+    title: Option<String>,
+    author: Option<String>,
+    published: Option<String>,
+    rating: Option<f64>,
+    #[serde(default)]
+    rating_max: Option<f64>,
+    url: Option<String>,
+    channel: Option<String>,
+}
+
+async fn ingest_posts(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<IngestBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_token(&st, &headers)?;
+    product(&st, &id)?;
+    let Json(body) = body?;
+    let max = st.config.server.max_batch_texts;
+    if body.posts.len() > max {
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
+            format!("at most {max} posts per request (server.max_batch_texts)"),
+        ));
+    }
+    let source = body.source.unwrap_or_else(|| "api".into());
+    if !valid_id(&source) {
+        return Err(ApiError::param(
+            "`source` must be 1-64 characters of a-z, 0-9, '-' or '_'",
+        ));
+    }
+    let mut items = Vec::with_capacity(body.posts.len());
+    for (i, p) in body.posts.into_iter().enumerate() {
+        let text =
+            crate::text::normalise_ws(crate::text::cap_chars(&p.text, crate::text::MAX_POST_CHARS));
+        if text.is_empty() {
+            return Err(ApiError::param(format!("posts[{i}].text is empty")));
+        }
+        let published_ms = match p.published.as_deref() {
+            Some(s) => Some(parse_time_ms(s).ok_or_else(|| {
+                ApiError::param(format!("posts[{i}].published: `{s}` is not a date or time"))
+            })?),
+            None => None,
+        };
+        let rating = match p.rating {
+            Some(r) => {
+                let m = p.rating_max.unwrap_or(5.0);
+                if !(m > 0.0 && r.is_finite() && (0.0..=m).contains(&r)) {
+                    return Err(ApiError::param(format!(
+                        "posts[{i}].rating must be between 0 and rating_max ({m})"
+                    )));
+                }
+                Some((r / m) as f32)
+            }
+            None => None,
+        };
+        let external_id =
+            p.id.unwrap_or_else(|| format!("h:{}", &blake3::hash(text.as_bytes()).to_hex()[..24]));
+        items.push(RawItem {
+            external_id,
+            url: p.url,
+            author: p.author,
+            published_ms,
+            title: p.title,
+            text,
+            rating,
+            channel: p.channel,
+        });
+    }
+    let report = pipeline::submit(&st.ingest, &id, &source, items, false, None)
+        .await
+        .map_err(|e| match e {
+            PipelineError::Stopped => {
+                ApiError::new(Code::Unavailable, "the daemon is shutting down")
+            }
+            PipelineError::Classifier(c) => {
+                tracing::error!(error = %c, "classification failed");
+                ApiError::new(Code::Unavailable, "the model is not available")
+            }
+            other => ApiError::internal(other),
+        })?;
+    Ok((StatusCode::OK, Json(json!(report))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyBody {
+    texts: Vec<String>,
+}
+
+async fn classify(
+    State(st): State<AppState>,
+    body: Result<Json<ClassifyBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let max = st.config.server.max_batch_texts;
+    if body.texts.len() > max {
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
+            format!("at most {max} texts per request (server.max_batch_texts)"),
+        ));
+    }
+    let n = body.texts.len();
+    let t = Instant::now();
+    let results = st.classifier.classify(body.texts).await.map_err(|e| {
+        tracing::error!(error = %e, "classification failed");
+        ApiError::new(Code::Unavailable, "the model is not available")
+    })?;
+    st.metrics
+        .classify_seconds
+        .with_label_values(&["api"])
+        .observe(t.elapsed().as_secs_f64());
+    st.metrics
+        .classified_texts
+        .with_label_values(&["api"])
+        .inc_by(n as u64);
+    Ok(Json(json!(results)))
+}
+
+async fn sources(State(st): State<AppState>) -> Json<Value> {
+    let h = st.health.read().expect("health lock poisoned");
+    let list: Vec<Value> = h
+        .values()
+        .map(|s| {
+            let mut v = json!(s);
+            v["last_success"] = json!(s.last_success_ms.map(format_ms));
+            v["next_poll"] = json!(s.next_poll_ms.map(format_ms));
+            v
+        })
+        .collect();
+    Json(json!({ "sources": list }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_compare() {
+        assert!(token_matches(b"abcdefgh", b"abcdefgh"));
+        assert!(!token_matches(b"abcdefgx", b"abcdefgh"));
+        assert!(!token_matches(b"abc", b"abcdefgh"));
+        assert!(!token_matches(b"abcdefghi", b"abcdefgh"));
+        assert!(!token_matches(b"", b"abcdefgh"));
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = (1_700_000_000_000, PostId::new("a", "b", "c"));
+        assert_eq!(decode_cursor(&encode_cursor(c)), Some(c));
+        assert_eq!(decode_cursor("x.y"), None);
+    }
+
+    #[test]
+    fn openapi_lists_every_route_and_error_code() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        for p in [
+            "/api/v1/health",
+            "/api/v1/products",
+            "/api/v1/products/{id}/trends",
+            "/api/v1/products/{id}/posts",
+            "/api/v1/products/{id}/summary",
+            "/api/v1/classify",
+            "/api/v1/sources",
+            "/api/v1/openapi.json",
+            "/metrics",
+        ] {
+            assert!(
+                doc["paths"].get(p).is_some(),
+                "{p} missing from openapi.json"
+            );
+        }
+        let codes = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap();
+        for c in Code::ALL {
+            let name = serde_json::to_value(c).unwrap();
+            assert!(codes.contains(&name), "{name} missing from openapi.json");
+        }
+    }
+}

@@ -1,0 +1,761 @@
+//! The command line: argument parsing (clap) and one function per subcommand. `main.rs` only maps
+//! the result to an exit code.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::classifier::Classifier;
+use crate::config::{self, Config, FileColumns, FileFormat, Overrides};
+use crate::metrics::Metrics;
+use crate::pipeline::{CursorUpdate, Normaliser, Pipeline};
+use crate::sources::file::{read_slice, FileSpec};
+use crate::store::{PostQuery, Store};
+use crate::timeutil::{format_ms, parse_time_ms};
+use crate::trends::{self, Interval};
+
+/// Exit status for usage and configuration errors (clap uses 2 for usage errors too).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status for failures at run time.
+pub const EXIT_FAILURE: i32 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cxpulse",
+    version,
+    about = "Customer-experience monitor: emotions and authenticity in reviews and posts"
+)]
+pub struct Cli {
+    /// Config file [default: $CXPULSE_CONFIG, ./config/cxpulse.toml, or the one shipped with the source]
+    #[arg(long, short, global = true, env = "CXPULSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter (overrides log.level), e.g. debug or cxpulse=debug
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: fetch, classify, store, serve the API
+    Run(RunArgs),
+    /// Validate the config and print the effective values (secrets masked)
+    CheckConfig(RunArgs),
+    /// Classify texts given as arguments, or one per line on stdin; prints one JSON object per text
+    Classify(ClassifyArgs),
+    /// Import a CSV or JSONL file for a product (resumable; duplicates skipped)
+    Import(ImportArgs),
+    /// Show a product's trends as a table
+    Trends(TrendsArgs),
+    /// List a product's posts, newest first
+    Posts(PostsArgs),
+    /// Export a product's posts with their scores
+    Export(ExportArgs),
+    /// Check that the store's aggregates equal a recount from its posts
+    Verify,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Listen address (overrides server.bind)
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Store folder (overrides storage.path)
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Model folder (overrides model.dir)
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Texts to classify; none: read one text per line from stdin
+    pub texts: Vec<String>,
+    /// Model folder (overrides model.dir)
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Product id from the config
+    #[arg(long)]
+    pub product: String,
+    /// The CSV or JSONL file
+    pub file: PathBuf,
+    /// File format [default: from the extension]
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Source name the posts are filed under
+    #[arg(long, default_value = "import")]
+    pub source: String,
+    /// Column holding the text
+    #[arg(long, default_value = "text")]
+    pub text_col: String,
+    #[arg(long, default_value = "id")]
+    pub id_col: String,
+    #[arg(long)]
+    pub title_col: Option<String>,
+    #[arg(long, default_value = "author")]
+    pub author_col: String,
+    #[arg(long, default_value = "published")]
+    pub published_col: String,
+    #[arg(long, default_value = "rating")]
+    pub rating_col: String,
+    #[arg(long, default_value = "url")]
+    pub url_col: String,
+    #[arg(long)]
+    pub channel_col: Option<String>,
+    /// Top of the file's rating scale
+    #[arg(long, default_value_t = 5.0)]
+    pub rating_max: f64,
+    /// Keep only rows that mention one of the product's keywords
+    #[arg(long)]
+    pub require_keywords: bool,
+    /// Rows per transaction
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// Product id from the config
+    #[arg(long)]
+    pub product: String,
+    /// Start (date or RFC 3339 time) [default: 90 days before --to]
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End, exclusive [default: now]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this source
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendsArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// hour, day, week or month
+    #[arg(long, default_value = "day")]
+    pub interval: String,
+    /// Extra label columns, as head.label (e.g. emotions.anger); repeatable
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PostsArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Only posts with this label (head.label or a bare label)
+    #[arg(long)]
+    pub label: Option<String>,
+    /// With --label: minimum probability of that label
+    #[arg(long)]
+    pub min_score: Option<f32>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON lines instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file [default: stdout]
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// An error with the exit code it should produce.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError {
+            code: EXIT_FAILURE,
+            error: e.into(),
+        }
+    }
+}
+
+fn usage(e: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        code: EXIT_USAGE,
+        error: e.into(),
+    }
+}
+
+/// The config file to use when none is given.
+pub fn default_config_path() -> PathBuf {
+    let local = PathBuf::from("config/cxpulse.toml");
+    if local.is_file() {
+        return local;
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cxpulse.toml");
+    if shipped.is_file() {
+        return shipped;
+    }
+    local
+}
+
+fn load_config(
+    cli: &Cli,
+    run: Option<&RunArgs>,
+    model: Option<&PathBuf>,
+) -> Result<Config, CliError> {
+    let path = cli.config.clone().unwrap_or_else(default_config_path);
+    let mut ov = Overrides {
+        log_level: cli.log_level.clone(),
+        model_dir: model.cloned(),
+        ..Default::default()
+    };
+    if let Some(r) = run {
+        ov.bind = r.bind.clone();
+        ov.storage_path = r.storage.clone();
+        ov.model_dir = ov.model_dir.or(r.model.clone());
+    }
+    config::load(&path, ov.over(Overrides::from_env())).map_err(usage)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests calling the CLI in-process) is harmless: the first one stays.
+    let _ = if cfg.log.json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?)
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Run(a) => {
+            let cfg = load_config(&cli, Some(a), None)?;
+            init_logging(&cfg);
+            runtime()?.block_on(run_daemon(cfg))
+        }
+        Command::CheckConfig(a) => {
+            let cfg = load_config(&cli, Some(a), None)?;
+            print!("{}", cfg.to_masked_toml());
+            eprintln!(
+                "config OK: {} product(s), {} source(s)",
+                cfg.products.len(),
+                cfg.products.iter().map(|p| p.sources.len()).sum::<usize>()
+            );
+            Ok(())
+        }
+        Command::Classify(a) => {
+            let cfg = load_config(&cli, None, a.model.as_ref())?;
+            init_logging(&cfg);
+            runtime()?.block_on(classify(cfg, &a.texts))
+        }
+        Command::Import(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            init_logging(&cfg);
+            runtime()?.block_on(import(cfg, a))
+        }
+        Command::Trends(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            show_trends(&cfg, a)
+        }
+        Command::Posts(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            show_posts(&cfg, a)
+        }
+        Command::Export(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            export(&cfg, a)
+        }
+        Command::Verify => {
+            let cfg = load_config(&cli, None, None)?;
+            let store = Store::open(&cfg.storage.path)?;
+            let r = store.verify()?;
+            println!("{} posts, {} aggregate buckets checked", r.posts, r.buckets);
+            if r.problems.is_empty() {
+                println!("store OK: every aggregate equals a recount from the posts");
+                Ok(())
+            } else {
+                for p in &r.problems {
+                    println!("problem: {p}");
+                }
+                Err(anyhow!("{} problem(s) found", r.problems.len()).into())
+            }
+        }
+    }
+}
+
+async fn run_daemon(cfg: Config) -> Result<(), CliError> {
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received");
+        token.cancel();
+    });
+    crate::run(cfg, shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    let mut out = std::io::stdout().lock();
+    let emit = |batch: Vec<String>, out: &mut std::io::StdoutLock<'_>| -> Result<(), CliError> {
+        let rt = tokio::runtime::Handle::current();
+        let c = classifier.clone();
+        let results = tokio::task::block_in_place(|| rt.block_on(c.classify(batch)))?;
+        for r in results {
+            serde_json::to_writer(&mut *out, &r).context("writing output")?;
+            writeln!(out).context("writing output")?;
+        }
+        Ok(())
+    };
+    if !texts.is_empty() {
+        return emit(texts.to_vec(), &mut out);
+    }
+    let stdin = std::io::stdin();
+    let mut batch = Vec::new();
+    for line in stdin.lock().lines() {
+        let line = line.context("reading stdin")?;
+        batch.push(line);
+        if batch.len() >= 64 {
+            emit(std::mem::take(&mut batch), &mut out)?;
+        }
+    }
+    if !batch.is_empty() {
+        emit(batch, &mut out)?;
+    }
+    Ok(())
+}
+
+async fn import(cfg: Config, a: &ImportArgs) -> Result<(), CliError> {
+    if cfg.product(&a.product).is_none() {
+        return Err(usage(anyhow!("no product `{}` in the config", a.product)));
+    }
+    if !config::valid_id(&a.source) {
+        return Err(usage(anyhow!(
+            "--source must be 1-64 characters of a-z, 0-9, '-' or '_'"
+        )));
+    }
+    let path = std::fs::canonicalize(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let spec = FileSpec::new(
+        path.clone(),
+        a.format.map(|f| match f {
+            InputFormat::Csv => FileFormat::Csv,
+            InputFormat::Jsonl => FileFormat::Jsonl,
+        }),
+        FileColumns {
+            text: a.text_col.clone(),
+            id: Some(a.id_col.clone()),
+            title: a.title_col.clone(),
+            author: Some(a.author_col.clone()),
+            published: Some(a.published_col.clone()),
+            rating: Some(a.rating_col.clone()),
+            url: Some(a.url_col.clone()),
+            channel: a.channel_col.clone(),
+        },
+        Some(a.rating_max),
+    );
+    let store = Store::open(&cfg.storage.path)?;
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    store.register_slots(&classifier.spec().slots())?;
+    let pipeline = Pipeline {
+        normaliser: Arc::new(Normaliser::new(&cfg)),
+        classifier,
+        store: store.clone(),
+        metrics: Arc::new(Metrics::new()),
+    };
+    // One cursor per product, source and file, so an interrupted import resumes where it stopped.
+    let cursor_key = format!("import:{}:{}:{}", a.product, a.source, path.display());
+    let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+        )
+        .expect("static template"),
+    );
+    let mut totals = crate::pipeline::IngestReport::default();
+    let mut skipped = 0u64;
+    loop {
+        let cursor = store.cursor(&cursor_key)?;
+        let s = spec.clone();
+        let batch = a.batch.max(1);
+        let (poll, cur, _) =
+            tokio::task::spawn_blocking(move || read_slice(&s, cursor.as_deref(), batch))
+                .await
+                .context("reader thread")??;
+        bar.set_position(cur.offset);
+        skipped += poll.skipped;
+        let more = poll.more;
+        let r = pipeline
+            .process(
+                &a.product,
+                &a.source,
+                poll.items,
+                a.require_keywords,
+                poll.cursor.map(|value| CursorUpdate {
+                    key: cursor_key.clone(),
+                    value,
+                }),
+            )
+            .await?;
+        totals.received += r.received;
+        totals.stored += r.stored;
+        totals.duplicates += r.duplicates;
+        totals.irrelevant += r.irrelevant;
+        bar.set_message(format!(
+            "{} stored, {} duplicates",
+            totals.stored, totals.duplicates
+        ));
+        if !more {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "imported {}: {} rows read, {} stored, {} duplicates skipped, {} not about the product, {} malformed rows skipped",
+        path.display(),
+        totals.received,
+        totals.stored,
+        totals.duplicates,
+        totals.irrelevant,
+        skipped
+    );
+    Ok(())
+}
+
+fn range(cfg: &Config, r: &RangeArgs) -> Result<(i64, i64), CliError> {
+    if cfg.product(&r.product).is_none() {
+        return Err(usage(anyhow!("no product `{}` in the config", r.product)));
+    }
+    let to = match &r.to {
+        Some(t) => {
+            parse_time_ms(t).ok_or_else(|| usage(anyhow!("--to: `{t}` is not a date or time")))?
+        }
+        None => crate::post::now_ms() + 1,
+    };
+    let from = match &r.from {
+        Some(f) => {
+            parse_time_ms(f).ok_or_else(|| usage(anyhow!("--from: `{f}` is not a date or time")))?
+        }
+        None => to - 90 * 86_400_000,
+    };
+    if from >= to {
+        return Err(usage(anyhow!("--from must be before --to")));
+    }
+    Ok((from, to))
+}
+
+fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
+    let (from, to) = range(cfg, &a.range)?;
+    let interval: Interval = a
+        .interval
+        .parse()
+        .map_err(|e: String| usage(anyhow!("--interval: {e}")))?;
+    let store = Store::open(&cfg.storage.path)?;
+    let t = trends::trends(
+        &store,
+        &a.range.product,
+        from,
+        to,
+        interval,
+        a.range.source.as_deref(),
+    )
+    .map_err(|e| match e {
+        trends::TrendError::Store(s) => CliError::from(s),
+        other => usage(other),
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&t).context("encoding")?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let mut header = format!(
+        "{:<20} {:>7} {:>6} {:>9}",
+        "start", "volume", "rating", "sentiment"
+    );
+    for l in &a.label {
+        header.push_str(&format!(" {:>18}", l));
+    }
+    header.push_str("  top emotions (share)");
+    writeln!(out, "{header}").context("writing")?;
+    for p in t
+        .points
+        .iter()
+        .filter(|p| p.volume > 0 || a.range.from.is_some())
+    {
+        let mut line = format!(
+            "{:<20} {:>7} {:>6} {:>9}",
+            p.start,
+            p.volume,
+            p.rating_avg
+                .map(|r| format!("{:.2}", r * 5.0))
+                .unwrap_or_else(|| "-".into()),
+            p.sentiment_index
+                .map(|s| format!("{s:+.2}"))
+                .unwrap_or_else(|| "-".into()),
+        );
+        for l in &a.label {
+            let (h, lab) = l.split_once('.').unwrap_or(("emotions", l.as_str()));
+            let v = p
+                .labels
+                .get(h)
+                .and_then(|m| m.get(lab))
+                .map(|s| format!("{:.2}", s.share));
+            line.push_str(&format!(" {:>18}", v.unwrap_or_else(|| "-".into())));
+        }
+        if let Some(em) = p.labels.get("emotions") {
+            let mut v: Vec<(&String, f64)> = em
+                .iter()
+                .filter(|(l, _)| l.as_str() != "neutral")
+                .map(|(l, s)| (l, s.share))
+                .collect();
+            v.sort_by(|x, y| y.1.total_cmp(&x.1));
+            let top: Vec<String> = v
+                .iter()
+                .take(3)
+                .filter(|(_, s)| *s > 0.0)
+                .map(|(l, s)| format!("{l} {:.0}%", s * 100.0))
+                .collect();
+            line.push_str(&format!("  {}", top.join(", ")));
+        }
+        writeln!(out, "{line}").context("writing")?;
+    }
+    writeln!(
+        out,
+        "total: {} posts, rating {}, sentiment {}",
+        t.total.volume,
+        t.total
+            .rating_avg
+            .map(|r| format!("{:.2}/5", r * 5.0))
+            .unwrap_or_else(|| "-".into()),
+        t.total
+            .sentiment_index
+            .map(|s| format!("{s:+.2}"))
+            .unwrap_or_else(|| "-".into())
+    )
+    .context("writing")?;
+    Ok(())
+}
+
+fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
+    let (from, to) = range(cfg, &a.range)?;
+    if a.limit == 0 || a.limit > 10_000 {
+        return Err(usage(anyhow!("--limit must be 1..=10000")));
+    }
+    let store = Store::open(&cfg.storage.path)?;
+    let page = store.posts_page(&PostQuery {
+        product: a.range.product.clone(),
+        from_ms: from,
+        to_ms: to,
+        source: a.range.source.clone(),
+        label: a.label.clone(),
+        min_score: a.min_score,
+        limit: a.limit,
+        after: None,
+    })?;
+    let mut out = std::io::stdout().lock();
+    for p in &page.posts {
+        if a.json {
+            writeln!(out, "{}", crate::api::post_json(p)).context("writing")?;
+            continue;
+        }
+        let labels: Vec<String> = p
+            .classification
+            .heads
+            .iter()
+            .filter_map(|(h, r)| match r {
+                crate::post::HeadResult::Labels { labels, .. }
+                    if h != "brand_authenticity" || labels.iter().any(|l| l != "none") =>
+                {
+                    Some(labels.join("+"))
+                }
+                _ => None,
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        let text: String = p
+            .text
+            .chars()
+            .take(100)
+            .collect::<String>()
+            .replace('\n', " ");
+        writeln!(
+            out,
+            "{}  {:<12} {:>4}  [{}] {}",
+            format_ms(p.published_ms),
+            p.source,
+            p.rating
+                .map(|r| format!("{:.1}", r * 5.0))
+                .unwrap_or_else(|| "-".into()),
+            if p.classification.is_scored() {
+                labels.join(" ")
+            } else {
+                format!("lang:{}", p.language)
+            },
+            text
+        )
+        .context("writing")?;
+    }
+    if page.posts.is_empty() {
+        eprintln!("no posts match");
+    }
+    Ok(())
+}
+
+fn export(cfg: &Config, a: &ExportArgs) -> Result<(), CliError> {
+    let (from, to) = range(cfg, &a.range)?;
+    let store = Store::open(&cfg.storage.path)?;
+    let sink: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let slots = store.slots();
+    let mut n = 0usize;
+    match a.format {
+        ExportFormat::Jsonl => {
+            let mut w = sink;
+            for p in store.scan_posts(&a.range.product, from, to) {
+                let p = p?;
+                if a.range.source.as_ref().is_some_and(|s| s != &p.source) {
+                    continue;
+                }
+                writeln!(w, "{}", crate::api::post_json(&p)).context("writing")?;
+                n += 1;
+            }
+            w.flush().context("writing")?;
+        }
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(sink);
+            let mut header: Vec<String> = [
+                "id",
+                "product",
+                "source",
+                "external_id",
+                "published",
+                "language",
+                "rating",
+                "author",
+                "url",
+                "channel",
+                "title",
+                "text",
+                "labels",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            header.extend(slots.iter().map(|s| s.name()));
+            w.write_record(&header).context("writing")?;
+            for p in store.scan_posts(&a.range.product, from, to) {
+                let p = p?;
+                if a.range.source.as_ref().is_some_and(|s| s != &p.source) {
+                    continue;
+                }
+                let (scores, labels) =
+                    crate::store::codec::classification_to_slots(&p.classification, &slots);
+                let mut row = vec![
+                    p.id.to_hex(),
+                    p.product.clone(),
+                    p.source.clone(),
+                    p.external_id.clone(),
+                    format_ms(p.published_ms),
+                    p.language.clone(),
+                    p.rating.map(|r| format!("{r:.3}")).unwrap_or_default(),
+                    p.author.clone().unwrap_or_default(),
+                    p.url.clone().unwrap_or_default(),
+                    p.channel.clone().unwrap_or_default(),
+                    p.title.clone().unwrap_or_default(),
+                    p.text.clone(),
+                    labels
+                        .iter()
+                        .map(|&i| slots[i as usize].name())
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                ];
+                row.extend(
+                    (0..slots.len())
+                        .map(|i| scores.get(i).map(|s| format!("{s:.4}")).unwrap_or_default()),
+                );
+                w.write_record(&row).context("writing")?;
+                n += 1;
+            }
+            w.flush().context("writing")?;
+        }
+    }
+    eprintln!("exported {n} posts");
+    if n == 0 && a.range.from.is_none() {
+        return Err(
+            anyhow!("no posts in the last 90 days; pass --from to export older posts").into(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,677 @@
+//! Configuration: the documented TOML tree, env/CLI overrides, and validation into typed values.
+//!
+//! Loading is three steps, each with its own failure mode:
+//! 1. parse the file strictly (`deny_unknown_fields` everywhere) into the raw tree in [`raw`];
+//! 2. apply overrides, file < environment (`CXPULSE_…`) < command line ([`Overrides`]);
+//! 3. validate once into [`Config`], whose values are typed (durations, sockets, paths resolved
+//!    against the config file's folder) so nothing downstream re-checks them.
+//!
+//! Every error names the key (`products[0].sources[1].url`) and, when the key is in the file, its line.
+
+pub mod raw;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+pub use raw::{FileColumns, FileFormat, RawConfig, RawProduct, SourceConfig};
+
+/// Environment variables that override config keys. Kept in one table so `check-config` and the
+/// README can list them and so nothing else reads the environment behind the config's back.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("CXPULSE_SERVER_BIND", "server.bind"),
+    ("CXPULSE_API_TOKEN", "server.api_token"),
+    ("CXPULSE_STORAGE_PATH", "storage.path"),
+    ("CXPULSE_AUTHOR_SALT", "storage.author_salt"),
+    ("CXPULSE_MODEL_DIR", "model.dir"),
+    ("CXPULSE_MODEL_THREADS", "model.threads"),
+    ("CXPULSE_MODEL_BATCH_SIZE", "model.batch_size"),
+    ("CXPULSE_ORT_DYLIB_PATH", "model.ort_dylib_path"),
+    ("CXPULSE_FETCH_CONTACT", "fetch.contact"),
+    ("CXPULSE_LOG_LEVEL", "log.level"),
+    ("CXPULSE_LOG_FORMAT", "log.format"),
+];
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{}{key}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Invalid {
+        key: String,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+/// Values given on the command line or in the environment, applied over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub api_token: Option<String>,
+    pub storage_path: Option<PathBuf>,
+    pub author_salt: Option<String>,
+    pub model_dir: Option<PathBuf>,
+    pub model_threads: Option<String>,
+    pub model_batch_size: Option<String>,
+    pub ort_dylib_path: Option<PathBuf>,
+    pub contact: Option<String>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl Overrides {
+    /// Reads the `CXPULSE_…` variables through `get` (a function so tests need not touch the
+    /// process environment, which is shared between test threads).
+    pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Self {
+        let g = |k: &str| get(k).filter(|v| !v.is_empty());
+        Overrides {
+            bind: g("CXPULSE_SERVER_BIND"),
+            api_token: g("CXPULSE_API_TOKEN"),
+            storage_path: g("CXPULSE_STORAGE_PATH").map(PathBuf::from),
+            author_salt: g("CXPULSE_AUTHOR_SALT"),
+            model_dir: g("CXPULSE_MODEL_DIR").map(PathBuf::from),
+            model_threads: g("CXPULSE_MODEL_THREADS"),
+            model_batch_size: g("CXPULSE_MODEL_BATCH_SIZE"),
+            ort_dylib_path: g("CXPULSE_ORT_DYLIB_PATH").map(PathBuf::from),
+            contact: g("CXPULSE_FETCH_CONTACT"),
+            log_level: g("CXPULSE_LOG_LEVEL"),
+            log_format: g("CXPULSE_LOG_FORMAT"),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_env_with(|k| std::env::var(k).ok())
+    }
+
+    /// `self` over `lower`: a value set here wins.
+    pub fn over(self, lower: Overrides) -> Overrides {
+        Overrides {
+            bind: self.bind.or(lower.bind),
+            api_token: self.api_token.or(lower.api_token),
+            storage_path: self.storage_path.or(lower.storage_path),
+            author_salt: self.author_salt.or(lower.author_salt),
+            model_dir: self.model_dir.or(lower.model_dir),
+            model_threads: self.model_threads.or(lower.model_threads),
+            model_batch_size: self.model_batch_size.or(lower.model_batch_size),
+            ort_dylib_path: self.ort_dylib_path.or(lower.ort_dylib_path),
+            contact: self.contact.or(lower.contact),
+            log_level: self.log_level.or(lower.log_level),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+}
+
+/// The validated configuration every other module receives.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder of the config file; relative paths in the file were resolved against it.
+    pub base_dir: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub model: ModelConfig,
+    pub fetch: FetchConfig,
+    pub log: LogConfig,
+    pub products: Vec<Product>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// Bearer token for write endpoints; `None` means writes are refused (never "open").
+    pub api_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_batch_texts: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    pub author_salt: String,
+    pub pseudonymise_authors: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub dir: PathBuf,
+    pub batch_size: usize,
+    pub threads: usize,
+    pub ort_dylib_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub per_host_min_interval: Duration,
+    pub per_host_concurrency: usize,
+    pub respect_robots: bool,
+    pub max_items_per_fetch: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub level: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub keywords: Vec<String>,
+    pub exclusions: Vec<String>,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// Loads, overrides and validates the config at `path`.
+pub fn load(path: &Path, overrides: Overrides) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    from_str(&text, &path.display().to_string(), &base, overrides)
+}
+
+/// Parses and validates config text; `origin` names it in errors, `base_dir` resolves relative paths.
+pub fn from_str(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    overrides: Overrides,
+) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: origin.to_string(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+    validate(raw, text, &base_dir, overrides)
+}
+
+fn invalid(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        line: raw::line_of_key(text, key),
+        message: message.into(),
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(text: &str, key: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| invalid(text, key, format!("`{v}` is not a valid number")))
+}
+
+fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Config, ConfigError> {
+    let bind_s = ov.bind.clone().unwrap_or(raw.server.bind.clone());
+    let bind: SocketAddr = bind_s.parse().map_err(|_| {
+        invalid(
+            text,
+            "server.bind",
+            format!("`{bind_s}` is not an address like 127.0.0.1:7878"),
+        )
+    })?;
+    let api_token = ov.api_token.clone().or(raw.server.api_token.clone());
+    if let Some(t) = &api_token {
+        if t.len() < 16 {
+            return Err(invalid(
+                text,
+                "server.api_token",
+                "must be at least 16 characters (it guards every write endpoint)",
+            ));
+        }
+    }
+    if raw.server.max_body_bytes == 0 || raw.server.max_batch_texts == 0 {
+        return Err(invalid(
+            text,
+            "server.max_body_bytes",
+            "limits must be greater than zero",
+        ));
+    }
+
+    let model_threads = match &ov.model_threads {
+        Some(v) => parse_num(text, "model.threads", v)?,
+        None => raw.model.threads,
+    };
+    let batch_size = match &ov.model_batch_size {
+        Some(v) => parse_num(text, "model.batch_size", v)?,
+        None => raw.model.batch_size,
+    };
+    if !(1..=256).contains(&batch_size) {
+        return Err(invalid(
+            text,
+            "model.batch_size",
+            "must be between 1 and 256",
+        ));
+    }
+    if !(1..=64).contains(&model_threads) {
+        return Err(invalid(text, "model.threads", "must be between 1 and 64"));
+    }
+    let model_dir = resolve(base, &ov.model_dir.clone().unwrap_or(raw.model.dir.clone()));
+    let ort_dylib_path = ov
+        .ort_dylib_path
+        .clone()
+        .or(raw.model.ort_dylib_path.clone())
+        .map(|p| resolve(base, &p));
+
+    let storage_path = resolve(
+        base,
+        &ov.storage_path.clone().unwrap_or(raw.storage.path.clone()),
+    );
+    let author_salt = ov
+        .author_salt
+        .clone()
+        .or(raw.storage.author_salt.clone())
+        .unwrap_or_default();
+    if raw.storage.pseudonymise_authors && author_salt.len() < 8 {
+        return Err(invalid(
+            text,
+            "storage.author_salt",
+            "must be set (8+ characters) while storage.pseudonymise_authors is true; \
+             set it in the file or in CXPULSE_AUTHOR_SALT",
+        ));
+    }
+
+    let contact = ov.contact.clone().unwrap_or(raw.fetch.contact.clone());
+    if contact.trim().is_empty() {
+        return Err(invalid(
+            text,
+            "fetch.contact",
+            "must name a contact (URL or e-mail) so site owners can reach you",
+        ));
+    }
+    let f = &raw.fetch;
+    if f.per_host_concurrency == 0 {
+        return Err(invalid(
+            text,
+            "fetch.per_host_concurrency",
+            "must be at least 1",
+        ));
+    }
+    if f.connect_timeout_secs == 0 || f.read_timeout_secs == 0 {
+        return Err(invalid(
+            text,
+            "fetch.read_timeout_secs",
+            "timeouts must be at least 1 second",
+        ));
+    }
+    let fetch = FetchConfig {
+        user_agent: format!(
+            "cxpulse/{} (+{})",
+            env!("CARGO_PKG_VERSION"),
+            contact.trim()
+        ),
+        connect_timeout: Duration::from_secs(f.connect_timeout_secs),
+        read_timeout: Duration::from_secs(f.read_timeout_secs),
+        max_body_bytes: f.max_body_bytes,
+        max_retries: f.max_retries,
+        backoff_base: Duration::from_millis(f.backoff_base_ms.max(1)),
+        backoff_max: Duration::from_secs(f.backoff_max_secs.max(1)),
+        per_host_min_interval: Duration::from_millis(f.per_host_min_interval_ms),
+        per_host_concurrency: f.per_host_concurrency,
+        respect_robots: f.respect_robots,
+        max_items_per_fetch: f.max_items_per_fetch.max(1),
+    };
+
+    let level = ov.log_level.clone().unwrap_or(raw.log.level.clone());
+    let format = ov.log_format.clone().unwrap_or(raw.log.format.clone());
+    let json = match format.as_str() {
+        "json" => true,
+        "text" => false,
+        other => {
+            return Err(invalid(
+                text,
+                "log.format",
+                format!("`{other}` is not one of: text, json"),
+            ))
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        return Err(invalid(
+            text,
+            "log.level",
+            format!("`{level}` is not a log filter (e.g. info, debug, cxpulse=debug)"),
+        ));
+    }
+
+    let mut products = Vec::new();
+    let mut product_ids = HashSet::new();
+    let mut source_names = HashSet::new();
+    for (pi, p) in raw.products.into_iter().enumerate() {
+        let key = |k: &str| format!("products[{pi}].{k}");
+        if !valid_id(&p.id) {
+            return Err(invalid(
+                text,
+                &key("id"),
+                format!("`{}` must be 1-64 characters of a-z, 0-9, '-' or '_'", p.id),
+            ));
+        }
+        if !product_ids.insert(p.id.clone()) {
+            return Err(invalid(
+                text,
+                &key("id"),
+                format!("duplicate product id `{}`", p.id),
+            ));
+        }
+        if p.keywords.iter().all(|k| k.trim().is_empty()) {
+            return Err(invalid(
+                text,
+                &key("keywords"),
+                "needs at least one non-empty keyword (posts are kept only when they match one)",
+            ));
+        }
+        let mut sources = Vec::new();
+        for (si, mut s) in p.sources.into_iter().enumerate() {
+            let skey = |k: &str| format!("products[{pi}].sources[{si}].{k}");
+            if s.common().name.is_empty() {
+                let n = format!("{}-{}-{}", p.id, s.kind_name(), si);
+                *s.common_mut().name = n;
+            }
+            let name = s.common().name.clone();
+            if !valid_id(&name) {
+                return Err(invalid(
+                    text,
+                    &skey("name"),
+                    format!("`{name}` must be 1-64 characters of a-z, 0-9, '-' or '_'"),
+                ));
+            }
+            if !source_names.insert(name.clone()) {
+                return Err(invalid(
+                    text,
+                    &skey("name"),
+                    format!("duplicate source name `{name}` (names are unique across products)"),
+                ));
+            }
+            if s.common().interval_secs < 10 {
+                return Err(invalid(
+                    text,
+                    &skey("interval_secs"),
+                    "must be at least 10 seconds (be polite to the sites you poll)",
+                ));
+            }
+            match &mut s {
+                SourceConfig::File(fc) => {
+                    fc.path = resolve(base, &fc.path);
+                    if fc.columns.text.trim().is_empty() {
+                        return Err(invalid(text, &skey("columns.text"), "must name a column"));
+                    }
+                    if let Some(m) = fc.rating_max {
+                        if m <= 0.0 {
+                            return Err(invalid(text, &skey("rating_max"), "must be positive"));
+                        }
+                    }
+                }
+                SourceConfig::Rss(rc) => {
+                    let u = url::Url::parse(&rc.url).map_err(|e| {
+                        invalid(
+                            text,
+                            &skey("url"),
+                            format!("`{}` is not a URL: {e}", rc.url),
+                        )
+                    })?;
+                    if !matches!(u.scheme(), "http" | "https") {
+                        return Err(invalid(text, &skey("url"), "must be http or https"));
+                    }
+                }
+            }
+            sources.push(s);
+        }
+        products.push(Product {
+            id: p.id,
+            name: p.name,
+            keywords: p.keywords,
+            exclusions: p.exclusions,
+            sources,
+        });
+    }
+
+    Ok(Config {
+        base_dir: base.to_path_buf(),
+        server: ServerConfig {
+            bind,
+            api_token,
+            max_body_bytes: raw.server.max_body_bytes,
+            max_batch_texts: raw.server.max_batch_texts,
+        },
+        storage: StorageConfig {
+            path: storage_path,
+            author_salt,
+            pseudonymise_authors: raw.storage.pseudonymise_authors,
+        },
+        model: ModelConfig {
+            dir: model_dir,
+            batch_size,
+            threads: model_threads,
+            ort_dylib_path,
+        },
+        fetch,
+        log: LogConfig { level, json },
+        products,
+    })
+}
+
+/// Product ids and source names appear in URLs and metric labels, so they are kept plain.
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl Config {
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.id == id)
+    }
+
+    /// The effective config as TOML with secrets masked, for `check-config`.
+    pub fn to_masked_toml(&self) -> String {
+        let mask = |s: &Option<String>| match s {
+            Some(_) => "\"********\"".to_string(),
+            None => "(unset)".to_string(),
+        };
+        let mut out = String::new();
+        out.push_str(
+            "# effective configuration (file < environment < command line); secrets masked\n",
+        );
+        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\n\n",
+            self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts));
+        out.push_str(&format!(
+            "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\n\n",
+            self.storage.path,
+            if self.storage.author_salt.is_empty() {
+                "(unset)"
+            } else {
+                "\"********\""
+            },
+            self.storage.pseudonymise_authors
+        ));
+        out.push_str(&format!(
+            "[model]\ndir = {:?}\nbatch_size = {}\nthreads = {}\nort_dylib_path = {}\n\n",
+            self.model.dir,
+            self.model.batch_size,
+            self.model.threads,
+            self.model
+                .ort_dylib_path
+                .as_ref()
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "(auto)".into())
+        ));
+        let f = &self.fetch;
+        out.push_str(&format!(
+            "[fetch]\nuser_agent = {:?}\nconnect_timeout_secs = {}\nread_timeout_secs = {}\nmax_body_bytes = {}\nmax_retries = {}\nbackoff_base_ms = {}\nbackoff_max_secs = {}\nper_host_min_interval_ms = {}\nper_host_concurrency = {}\nrespect_robots = {}\nmax_items_per_fetch = {}\n\n",
+            f.user_agent, f.connect_timeout.as_secs(), f.read_timeout.as_secs(), f.max_body_bytes,
+            f.max_retries, f.backoff_base.as_millis(), f.backoff_max.as_secs(),
+            f.per_host_min_interval.as_millis(), f.per_host_concurrency, f.respect_robots, f.max_items_per_fetch
+        ));
+        out.push_str(&format!(
+            "[log]\nlevel = {:?}\nformat = \"{}\"\n",
+            self.log.level,
+            if self.log.json { "json" } else { "text" }
+        ));
+        for p in &self.products {
+            out.push_str(&format!(
+                "\n[[products]]\nid = {:?}\nname = {:?}\nkeywords = {:?}\nexclusions = {:?}\n",
+                p.id, p.name, p.keywords, p.exclusions
+            ));
+            for s in &p.sources {
+                out.push_str("\n[[products.sources]]\n");
+                out.push_str(&s.describe_toml());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[storage]
+path = "data/db"
+author_salt = "pepper-pepper"
+
+[fetch]
+contact = "ops@example.com"
+
+[[products]]
+id = "acme-phone"
+name = "Acme Phone"
+keywords = ["Acme Phone", "AcmePhone"]
+
+[[products.sources]]
+kind = "rss"
+name = "acme-blog"
+url = "http://127.0.0.1:9/feed.xml"
+interval_secs = 60
+"#;
+
+    fn load_str(t: &str) -> Result<Config, ConfigError> {
+        from_str(t, "test.toml", Path::new("/tmp/cfg"), Overrides::default())
+    }
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let c = load_str(MINIMAL).unwrap();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:7878");
+        assert_eq!(c.storage.path, PathBuf::from("/tmp/cfg/data/db"));
+        assert_eq!(c.products[0].sources[0].common().name, "acme-blog");
+        assert!(c.fetch.user_agent.contains("ops@example.com"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let t = MINIMAL.replace("interval_secs = 60", "interval_secs = 60\nintervall = 5");
+        let e = load_str(&t).unwrap_err().to_string();
+        assert!(e.contains("intervall"), "{e}");
+        assert!(e.contains("line 19"), "{e}");
+    }
+
+    #[test]
+    fn invalid_value_names_key_and_line() {
+        let t = MINIMAL.replace("interval_secs = 60", "interval_secs = 1");
+        let e = load_str(&t).unwrap_err().to_string();
+        assert!(e.contains("products[0].sources[0].interval_secs"), "{e}");
+        assert!(e.contains("line 18"), "{e}");
+    }
+
+    #[test]
+    fn bad_url_and_kind_are_reported() {
+        let e = load_str(&MINIMAL.replace("http://127.0.0.1:9/feed.xml", "not a url"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("products[0].sources[0].url"), "{e}");
+        let e = load_str(&MINIMAL.replace("kind = \"rss\"", "kind = \"gopher\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gopher"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_cli_overrides_env() {
+        let env = Overrides::from_env_with(|k| match k {
+            "CXPULSE_SERVER_BIND" => Some("127.0.0.1:9000".into()),
+            "CXPULSE_MODEL_THREADS" => Some("3".into()),
+            _ => None,
+        });
+        let cli = Overrides {
+            bind: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        };
+        let c = from_str(MINIMAL, "t", Path::new("/tmp"), cli.over(env)).unwrap();
+        assert_eq!(c.server.bind.port(), 9001);
+        assert_eq!(c.model.threads, 3);
+    }
+
+    #[test]
+    fn bad_env_number_names_the_key() {
+        let env =
+            Overrides::from_env_with(|k| (k == "CXPULSE_MODEL_THREADS").then(|| "many".into()));
+        let e = from_str(MINIMAL, "t", Path::new("/tmp"), env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("model.threads"), "{e}");
+    }
+
+    #[test]
+    fn masked_output_hides_secrets() {
+        let t = MINIMAL.replace(
+            "[fetch]",
+            "[server]\napi_token = \"super-secret-token-123\"\n\n[fetch]",
+        );
+        let c = load_str(&t).unwrap();
+        let out = c.to_masked_toml();
+        assert!(!out.contains("super-secret-token-123"));
+        assert!(!out.contains("pepper-pepper"));
+        assert!(out.contains("********"));
+        assert!(out.contains("acme-blog"));
+    }
+
+    #[test]
+    fn duplicate_source_names_rejected() {
+        let t = format!(
+            "{MINIMAL}\n[[products.sources]]\nkind = \"rss\"\nname = \"acme-blog\"\nurl = \"http://x/\"\n"
+        );
+        let e = load_str(&t).unwrap_err().to_string();
+        assert!(e.contains("duplicate source name"), "{e}");
+    }
+
+    #[test]
+    fn missing_salt_is_an_error_naming_the_key() {
+        let e = load_str(&MINIMAL.replace("author_salt = \"pepper-pepper\"", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.author_salt"), "{e}");
+    }
+}

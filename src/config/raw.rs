@@ -1,0 +1,363 @@
+//! The config file's shape: every key, its default and its meaning, as serde structs.
+//!
+//! This is the reference for `config/cxpulse.toml`; each field's doc comment is the key's doc.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub model: RawModel,
+    #[serde(default)]
+    pub fetch: RawFetch,
+    #[serde(default)]
+    pub log: RawLog,
+    /// The products this instance watches.
+    #[serde(default)]
+    pub products: Vec<RawProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Address of the HTTP API and dashboard. Loopback by default: exposing it is a decision.
+    pub bind: String,
+    /// Bearer token required by every write endpoint (16+ characters). Unset: writes are refused.
+    pub api_token: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most texts accepted by one `POST /classify` or ingest request.
+    pub max_batch_texts: usize,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            bind: "127.0.0.1:7878".into(),
+            api_token: None,
+            max_body_bytes: 1024 * 1024,
+            max_batch_texts: 256,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStorage {
+    /// Folder of the sled database (relative paths are relative to this config file).
+    pub path: PathBuf,
+    /// Secret salt for pseudonymising author names (8+ characters; prefer CXPULSE_AUTHOR_SALT).
+    pub author_salt: Option<String>,
+    /// Store authors as salted hashes (true) or as given (false).
+    pub pseudonymise_authors: bool,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage {
+            path: "data/cxpulse.sled".into(),
+            author_salt: None,
+            pseudonymise_authors: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawModel {
+    /// Model folder: model.onnx, tokenizer.json, labels.json, README.md.
+    pub dir: PathBuf,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+    /// ONNX Runtime intra-op threads.
+    pub threads: usize,
+    /// Path of libonnxruntime.so; default: ORT_DYLIB_PATH, then where scripts/setup.sh put it.
+    pub ort_dylib_path: Option<PathBuf>,
+}
+
+impl Default for RawModel {
+    fn default() -> Self {
+        RawModel {
+            dir: "../models/tiny-test".into(),
+            batch_size: 32,
+            threads: 2,
+            ort_dylib_path: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFetch {
+    /// Contact (URL or e-mail) put in the User-Agent so site owners can reach the operator.
+    pub contact: String,
+    pub connect_timeout_secs: u64,
+    pub read_timeout_secs: u64,
+    /// Larger responses are cut off and reported, never parsed.
+    pub max_body_bytes: u64,
+    /// Retries after a failed request (5xx, 429, timeouts), with exponential backoff and jitter.
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    /// Ceiling of the retry delay and of a source's backoff between failing polls.
+    pub backoff_max_secs: u64,
+    /// Minimum gap between two requests to the same host.
+    pub per_host_min_interval_ms: u64,
+    /// Requests in flight to one host at once.
+    pub per_host_concurrency: usize,
+    /// Honour robots.txt for page fetches.
+    pub respect_robots: bool,
+    /// Hard cap on items taken from one poll of one source.
+    pub max_items_per_fetch: usize,
+}
+
+impl Default for RawFetch {
+    fn default() -> Self {
+        RawFetch {
+            contact: String::new(),
+            connect_timeout_secs: 10,
+            read_timeout_secs: 30,
+            max_body_bytes: 5 * 1024 * 1024,
+            max_retries: 3,
+            backoff_base_ms: 500,
+            backoff_max_secs: 600,
+            per_host_min_interval_ms: 1000,
+            per_host_concurrency: 2,
+            respect_robots: true,
+            max_items_per_fetch: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// A tracing filter: `info`, `debug`, `cxpulse=debug,info`…
+    pub level: String,
+    /// `text` for people, `json` for log shippers.
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProduct {
+    /// Stable id used in URLs and the store (a-z, 0-9, '-', '_').
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// A post is kept only if it contains one of these (case-insensitive, whole words).
+    pub keywords: Vec<String>,
+    /// …and none of these (e.g. "apple pie" for a brand called Apple).
+    #[serde(default)]
+    pub exclusions: Vec<String>,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+/// Keys every source kind has.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommonSource {
+    /// Unique name across the config (default: `<product>-<kind>-<index>`).
+    #[serde(default)]
+    pub name: String,
+    /// Seconds between polls.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_interval() -> u64 {
+    900
+}
+
+/// One source of posts, chosen by `kind`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// A CSV or JSONL export on disk, read incrementally and watched for appended rows.
+    File(FileSourceConfig),
+    /// An RSS 2.0 or Atom feed.
+    Rss(RssSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    pub path: PathBuf,
+    /// `csv` or `jsonl`; default from the file extension.
+    #[serde(default)]
+    pub format: Option<FileFormat>,
+    #[serde(default)]
+    pub columns: FileColumns,
+    /// The top of the rating scale in the file (5 for stars); ratings are stored as 0–1.
+    #[serde(default)]
+    pub rating_max: Option<f64>,
+    /// Skip rows whose text matches none of the product's keywords (false for exports that are
+    /// already about the product, e.g. a review tool's per-product export).
+    #[serde(default = "default_true")]
+    pub require_keywords: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Which column holds what. Only `text` is required.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileColumns {
+    pub text: String,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<String>,
+    pub rating: Option<String>,
+    pub url: Option<String>,
+    /// A column naming the channel (webshop, forum…), kept as the post's segment.
+    pub channel: Option<String>,
+}
+
+impl Default for FileColumns {
+    fn default() -> Self {
+        FileColumns {
+            text: "text".into(),
+            id: Some("id".into()),
+            title: None,
+            author: Some("author".into()),
+            published: Some("published".into()),
+            rating: Some("rating".into()),
+            url: Some("url".into()),
+            channel: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RssSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Feed URL (RSS 2.0 or Atom).
+    pub url: String,
+}
+
+impl SourceConfig {
+    pub fn common(&self) -> CommonSource {
+        match self {
+            SourceConfig::File(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
+            SourceConfig::Rss(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
+        }
+    }
+
+    pub fn common_mut(&mut self) -> CommonMut<'_> {
+        match self {
+            SourceConfig::File(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
+            SourceConfig::Rss(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::File(c) => &c.name,
+            SourceConfig::Rss(c) => &c.name,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SourceConfig::File(_) => "file",
+            SourceConfig::Rss(_) => "rss",
+        }
+    }
+
+    /// The source as TOML lines (no secrets live in source configs of these kinds).
+    pub fn describe_toml(&self) -> String {
+        let Ok(toml::Value::Table(t)) = toml::Value::try_from(self) else {
+            return String::new();
+        };
+        // `kind` first, then the rest; nested tables inline so they stay inside this source.
+        let mut out = format!("kind = \"{}\"\n", self.kind_name());
+        for (k, v) in t.iter().filter(|(k, _)| k.as_str() != "kind") {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        out
+    }
+}
+
+pub struct CommonMut<'a> {
+    pub name: &'a mut String,
+    pub interval_secs: &'a mut u64,
+}
+
+/// The 1-based line of a dotted key path like `products[0].sources[1].url` in `text`; when the
+/// key itself is absent, the line of its deepest present parent (where it would have to go).
+pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut start: Option<usize> = None;
+    let root_value = DeValue::Table(root.into_inner());
+    let mut cur: &DeValue<'_> = &root_value;
+    for part in key.split('.') {
+        let (name, index) = match part.find('[') {
+            Some(i) => (
+                &part[..i],
+                part[i + 1..part.len() - 1].parse::<usize>().ok(),
+            ),
+            None => (part, None),
+        };
+        let DeValue::Table(t) = cur else { break };
+        let Some((k, v)) = t.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
+            break;
+        };
+        // Point at the key for scalars (`x = 1` is on the key's line), at the value otherwise.
+        start = Some(k.span().start);
+        cur = v.get_ref();
+        if let Some(i) = index {
+            let DeValue::Array(a) = cur else { break };
+            let Some(item) = a.get(i) else { break };
+            start = Some(item.span().start);
+            cur = item.get_ref();
+        }
+    }
+    start.map(|s| text[..s.min(text.len())].matches('\n').count() + 1)
+}

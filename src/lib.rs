@@ -1,0 +1,191 @@
+//! cxpulse: a self-hosted customer-experience monitor. Sources fetch posts about the products a
+//! brand watches, a local transformer model reads emotions and authenticity signals in them, sled
+//! keeps posts and trend aggregates, and an HTTP API answers questions by product.
+//!
+//! [`run`] boots the whole daemon from a validated [`config::Config`] and stops it when the
+//! cancellation token fires; tests use [`start`] to learn the bound address.
+
+pub mod api;
+pub mod classifier;
+pub mod cli;
+pub mod config;
+pub mod language;
+pub mod metrics;
+pub mod pipeline;
+pub mod post;
+pub mod relevance;
+pub mod scheduler;
+pub mod sources;
+pub mod store;
+pub mod text;
+pub mod timeutil;
+pub mod trends;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::classifier::{Classifier, ClassifierError};
+use crate::config::{Config, SourceConfig};
+use crate::metrics::Metrics;
+use crate::pipeline::{Normaliser, Pipeline};
+use crate::scheduler::{HealthMap, SourceTask};
+use crate::sources::Fetcher;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Classifier(#[from] ClassifierError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("a daemon task panicked: {0}")]
+    Task(String),
+}
+
+/// Batches waiting for the ingest task. Small on purpose: when classification is the bottleneck,
+/// sources should wait (backpressure) rather than pile fetched posts up in memory.
+const INGEST_QUEUE: usize = 8;
+
+/// A started daemon.
+pub struct Running {
+    /// Where the API listens (useful when the config asked for port 0).
+    pub addr: SocketAddr,
+    handle: JoinHandle<Result<(), RunError>>,
+}
+
+impl Running {
+    /// Waits until the daemon has shut down (after the token given to [`start`] is cancelled).
+    pub async fn wait(self) -> Result<(), RunError> {
+        self.handle
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))?
+    }
+}
+
+/// Opens the store, loads the model, binds the API and starts every source. Returns once the
+/// daemon is serving.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, RunError> {
+    let config = Arc::new(config);
+    let store = {
+        let path = config.storage.path.clone();
+        tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))??
+    };
+    let model_cfg = config.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model_cfg))
+        .await
+        .map_err(|e| RunError::Task(e.to_string()))??;
+    store.register_slots(&classifier.spec().slots())?;
+    tracing::info!(model = %classifier.spec().name, version = %classifier.spec().version,
+        dir = %config.model.dir.display(), "model loaded");
+
+    let metrics = Arc::new(Metrics::new());
+    metrics.stored_posts.set(store.post_count() as i64);
+    let fetcher = Arc::new(
+        Fetcher::new(config.fetch.clone(), metrics.clone())
+            .map_err(|e| RunError::Http(e.to_string()))?,
+    );
+    let health: HealthMap = Default::default();
+    let pipeline = Pipeline {
+        normaliser: Arc::new(Normaliser::new(&config)),
+        classifier: classifier.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+    };
+    let (tx, rx) = mpsc::channel(INGEST_QUEUE);
+
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.server.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(RunError::Serve)?;
+
+    let state = api::AppState {
+        config: config.clone(),
+        store: store.clone(),
+        classifier: classifier.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+        ingest: tx.clone(),
+        started: Instant::now(),
+    };
+    // The server stops accepting when the token fires; requests in flight finish.
+    let server_token = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move { server_token.cancelled().await })
+            .await
+    });
+
+    let ingest = tokio::spawn(pipeline.serve(rx));
+
+    let sources_token = shutdown.child_token();
+    let mut source_tasks = Vec::new();
+    for p in &config.products {
+        for s in &p.sources {
+            let require_keywords = match s {
+                SourceConfig::File(f) => f.require_keywords,
+                SourceConfig::Rss(_) => true,
+            };
+            let task = SourceTask {
+                source: sources::build(s, fetcher.clone(), config.fetch.max_items_per_fetch),
+                product: p.id.clone(),
+                interval: Duration::from_secs(s.common().interval_secs),
+                require_keywords,
+            };
+            source_tasks.push(tokio::spawn(scheduler::run_source(
+                task,
+                tx.clone(),
+                store.clone(),
+                health.clone(),
+                metrics.clone(),
+                config.fetch.backoff_max,
+                sources_token.clone(),
+            )));
+        }
+    }
+    // Only the sources and the API hold senders now: when they are gone the ingest task ends.
+    drop(tx);
+    tracing::info!(%addr, products = config.products.len(), sources = source_tasks.len(), "cxpulse is running");
+
+    let handle = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: stopping sources");
+        for t in source_tasks {
+            let _ = t.await;
+        }
+        let served = server.await.map_err(|e| RunError::Task(e.to_string()))?;
+        tracing::info!("draining the ingest queue");
+        // The server's state (and its sender) is dropped with the server; the queue now drains.
+        ingest.await.map_err(|e| RunError::Task(e.to_string()))?;
+        store.flush().await?;
+        tracing::info!("store flushed; bye");
+        served.map_err(RunError::Serve)
+    });
+    Ok(Running { addr, handle })
+}
+
+/// Runs the daemon until `shutdown` is cancelled, then stops fetching, drains the classifier,
+/// flushes the store and returns.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    start(config, shutdown).await?.wait().await
+}

@@ -1,0 +1,139 @@
+//! Prometheus metrics: what an operator watches (ingest, errors, backoff, model and store latency).
+//! One registry per daemon instance so tests that boot several daemons do not share counters.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    /// Items sources returned, before relevance filtering.
+    pub items_fetched: IntCounterVec,
+    /// Posts stored, by product and source.
+    pub posts_stored: IntCounterVec,
+    /// Posts dropped because they were already stored.
+    pub posts_duplicate: IntCounterVec,
+    /// Items dropped because they matched none of the product's keywords.
+    pub items_irrelevant: IntCounterVec,
+    /// Malformed items or pages skipped, by source and reason.
+    pub items_skipped: IntCounterVec,
+    /// Failed polls, by source and reason.
+    pub source_errors: IntCounterVec,
+    /// Current backoff of each source in seconds (0 when healthy).
+    pub source_backoff_seconds: IntGaugeVec,
+    /// HTTP requests made by the fetch layer, by host and outcome.
+    pub fetch_requests: IntCounterVec,
+    /// Texts classified and batch latency.
+    pub classified_texts: IntCounterVec,
+    pub classify_seconds: HistogramVec,
+    /// Store transaction + flush latency per batch.
+    pub store_write_seconds: HistogramVec,
+    /// API requests by route and status.
+    pub http_requests: IntCounterVec,
+    /// Posts in the store.
+    pub stored_posts: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("cxpulse".into()), None)
+            .expect("static registry prefix is valid");
+        let c = |name: &str, help: &str, labels: &[&str]| {
+            let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(v.clone()))
+                .expect("unique metric names");
+            v
+        };
+        let h = |name: &str, help: &str, labels: &[&str]| {
+            let v = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                labels,
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(v.clone()))
+                .expect("unique metric names");
+            v
+        };
+        let m = Metrics {
+            items_fetched: c(
+                "items_fetched_total",
+                "Items returned by sources",
+                &["source"],
+            ),
+            posts_stored: c("posts_stored_total", "Posts stored", &["product", "source"]),
+            posts_duplicate: c(
+                "posts_duplicate_total",
+                "Posts skipped as already stored",
+                &["source"],
+            ),
+            items_irrelevant: c(
+                "items_irrelevant_total",
+                "Items matching no product keyword",
+                &["source"],
+            ),
+            items_skipped: c(
+                "items_skipped_total",
+                "Malformed items or pages skipped",
+                &["source", "reason"],
+            ),
+            source_errors: c("source_errors_total", "Failed polls", &["source", "reason"]),
+            source_backoff_seconds: {
+                let g = IntGaugeVec::new(
+                    Opts::new("source_backoff_seconds", "Current backoff of a source"),
+                    &["source"],
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric names");
+                g
+            },
+            fetch_requests: c(
+                "fetch_requests_total",
+                "HTTP requests by the fetch layer",
+                &["host", "outcome"],
+            ),
+            classified_texts: c("classified_texts_total", "Texts classified", &["caller"]),
+            classify_seconds: h(
+                "classify_seconds",
+                "Latency of one classification call",
+                &["caller"],
+            ),
+            store_write_seconds: h(
+                "store_write_seconds",
+                "Store transaction and flush per batch",
+                &["source"],
+            ),
+            http_requests: c("http_requests_total", "API requests", &["route", "status"]),
+            stored_posts: {
+                let g = IntGauge::new("stored_posts", "Posts in the store").expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric names");
+                g
+            },
+            registry,
+        };
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,288 @@
+//! From raw items to stored posts: relevance filter, normalisation (ids, pseudonymised authors,
+//! times), duplicate check, classification, and one store transaction per batch with its cursor.
+//!
+//! Sources and the API hand batches to one ingest task through a bounded channel; the task
+//! acknowledges each batch once it is durable, which is when a source may move on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::classifier::{Classifier, ClassifierError};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::post::{now_ms, Post, PostId, RawItem};
+use crate::relevance::Matcher;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error("classifier: {0}")]
+    Classifier(#[from] ClassifierError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("unknown product `{0}`")]
+    UnknownProduct(String),
+    #[error("the ingest pipeline has stopped")]
+    Stopped,
+}
+
+/// What happened to one batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    pub received: usize,
+    pub irrelevant: usize,
+    pub duplicates: usize,
+    pub stored: usize,
+}
+
+/// A source's new position, written in the same transaction as the posts read up to it.
+#[derive(Debug, Clone)]
+pub struct CursorUpdate {
+    /// Cursor key: the source name, or `import:…` for a file given to `cxpulse import`.
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+/// A batch of items from one source for one product.
+pub struct Batch {
+    pub product: String,
+    pub source: String,
+    pub items: Vec<RawItem>,
+    /// Drop items that mention none of the product's keywords (sources of unknown relevance);
+    /// false for data already attributed to the product (API ingest, per-product exports).
+    pub require_keywords: bool,
+    /// Stored with the posts, in the same transaction.
+    pub cursor: Option<CursorUpdate>,
+    pub ack: oneshot::Sender<Result<IngestReport, PipelineError>>,
+}
+
+/// Turns raw items into normalised posts (without classification).
+pub struct Normaliser {
+    matchers: HashMap<String, Matcher>,
+    salt: String,
+    pseudonymise: bool,
+}
+
+impl Normaliser {
+    pub fn new(cfg: &Config) -> Normaliser {
+        Normaliser {
+            matchers: cfg
+                .products
+                .iter()
+                .map(|p| (p.id.clone(), Matcher::new(&p.keywords, &p.exclusions)))
+                .collect(),
+            salt: cfg.storage.author_salt.clone(),
+            pseudonymise: cfg.storage.pseudonymise_authors,
+        }
+    }
+
+    pub fn knows(&self, product: &str) -> bool {
+        self.matchers.contains_key(product)
+    }
+
+    /// Salted hash of an author name: stable per instance (so author patterns can be found),
+    /// useless for identifying the person without the salt.
+    pub fn author(&self, name: &str) -> String {
+        if !self.pseudonymise {
+            return name.to_string();
+        }
+        let key = blake3::hash(self.salt.as_bytes());
+        let h = blake3::keyed_hash(key.as_bytes(), name.trim().to_lowercase().as_bytes());
+        format!("anon-{}", &h.to_hex()[..16])
+    }
+
+    /// The post for `item`, or `None` when it is not about the product.
+    pub fn normalise(
+        &self,
+        product: &str,
+        source: &str,
+        item: RawItem,
+        require_keywords: bool,
+        fetched_ms: i64,
+    ) -> Option<Post> {
+        if require_keywords {
+            let m = self.matchers.get(product)?;
+            let hit = m.matches(&item.text) || item.title.as_deref().is_some_and(|t| m.matches(t));
+            if !hit {
+                return None;
+            }
+        }
+        Some(Post {
+            id: PostId::new(product, source, &item.external_id),
+            product: product.to_string(),
+            source: source.to_string(),
+            external_id: item.external_id,
+            url: item.url,
+            author: item.author.as_deref().map(|a| self.author(a)),
+            // Items from the future (clock skew, bad exports) are pinned to the fetch time.
+            published_ms: item.published_ms.unwrap_or(fetched_ms).min(fetched_ms),
+            fetched_ms,
+            language: String::new(),
+            title: item.title,
+            text: item.text,
+            rating: item.rating,
+            channel: item.channel,
+            classification: Default::default(),
+        })
+    }
+}
+
+/// The ingest path shared by the daemon, `cxpulse import` and the API.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub normaliser: Arc<Normaliser>,
+    pub classifier: Classifier,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The text the model reads: the title carries meaning in reviews ("Never again").
+pub fn model_input(p: &Post) -> String {
+    match &p.title {
+        Some(t) if !t.is_empty() && !p.text.starts_with(t.as_str()) => format!("{t}. {}", p.text),
+        _ => p.text.clone(),
+    }
+}
+
+impl Pipeline {
+    /// Normalises, classifies and stores `items`; the cursor is stored in the same transaction
+    /// and everything is flushed before this returns.
+    pub async fn process(
+        &self,
+        product: &str,
+        source: &str,
+        items: Vec<RawItem>,
+        require_keywords: bool,
+        cursor: Option<CursorUpdate>,
+    ) -> Result<IngestReport, PipelineError> {
+        if !self.normaliser.knows(product) {
+            return Err(PipelineError::UnknownProduct(product.to_string()));
+        }
+        let mut report = IngestReport {
+            received: items.len(),
+            ..Default::default()
+        };
+        self.metrics
+            .items_fetched
+            .with_label_values(&[source])
+            .inc_by(items.len() as u64);
+        let fetched = now_ms();
+        let mut posts = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::new();
+        for item in items {
+            match self
+                .normaliser
+                .normalise(product, source, item, require_keywords, fetched)
+            {
+                None => report.irrelevant += 1,
+                // Skip what is already stored (or repeated within the batch) before paying
+                // for classification.
+                Some(p) if !seen.insert(p.id) || self.store.contains(&p.id)? => {
+                    report.duplicates += 1
+                }
+                Some(p) => posts.push(p),
+            }
+        }
+        if !posts.is_empty() {
+            let t = Instant::now();
+            let texts = posts.iter().map(model_input).collect();
+            let results = self.classifier.classify(texts).await?;
+            self.metrics
+                .classify_seconds
+                .with_label_values(&["pipeline"])
+                .observe(t.elapsed().as_secs_f64());
+            self.metrics
+                .classified_texts
+                .with_label_values(&["pipeline"])
+                .inc_by(posts.len() as u64);
+            for (p, c) in posts.iter_mut().zip(results) {
+                p.language = c.language.clone();
+                p.classification = c;
+            }
+        }
+        if posts.is_empty() && cursor.is_none() {
+            self.count(product, source, &report);
+            return Ok(report);
+        }
+        let t = Instant::now();
+        let store = self.store.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            store.ingest(
+                &posts,
+                cursor
+                    .as_ref()
+                    .map(|c| (c.key.as_str(), c.value.as_slice())),
+            )
+        })
+        .await
+        .map_err(|_| PipelineError::Stopped)??;
+        self.store.flush().await?;
+        self.metrics
+            .store_write_seconds
+            .with_label_values(&[source])
+            .observe(t.elapsed().as_secs_f64());
+        report.stored = outcome.inserted;
+        report.duplicates += outcome.duplicates;
+        self.count(product, source, &report);
+        self.metrics
+            .stored_posts
+            .set(self.store.post_count() as i64);
+        Ok(report)
+    }
+
+    fn count(&self, product: &str, source: &str, r: &IngestReport) {
+        self.metrics
+            .posts_stored
+            .with_label_values(&[product, source])
+            .inc_by(r.stored as u64);
+        self.metrics
+            .posts_duplicate
+            .with_label_values(&[source])
+            .inc_by(r.duplicates as u64);
+        self.metrics
+            .items_irrelevant
+            .with_label_values(&[source])
+            .inc_by(r.irrelevant as u64);
+    }
+
+    /// Serves batches from `rx` one at a time until every sender is gone, so that on shutdown
+    /// the batches already handed over are still classified and stored.
+    pub async fn serve(self, mut rx: mpsc::Receiver<Batch>) {
+        while let Some(b) = rx.recv().await {
+            let r = self
+                .process(&b.product, &b.source, b.items, b.require_keywords, b.cursor)
+                .await;
+            if let Err(e) = &r {
+                tracing::error!(product = %b.product, source = %b.source, error = %e, "batch not stored");
+            }
+            let _ = b.ack.send(r);
+        }
+    }
+}
+
+/// Hands a batch to the ingest task and waits until it is stored.
+pub async fn submit(
+    tx: &mpsc::Sender<Batch>,
+    product: &str,
+    source: &str,
+    items: Vec<RawItem>,
+    require_keywords: bool,
+    cursor: Option<CursorUpdate>,
+) -> Result<IngestReport, PipelineError> {
+    let (ack, rx) = oneshot::channel();
+    tx.send(Batch {
+        product: product.to_string(),
+        source: source.to_string(),
+        items,
+        require_keywords,
+        cursor,
+        ack,
+    })
+    .await
+    .map_err(|_| PipelineError::Stopped)?;
+    rx.await.map_err(|_| PipelineError::Stopped)?
+}

@@ -1,0 +1,493 @@
+//! The polite fetch layer every web source uses: one User-Agent with a contact, timeouts, a body
+//! size cap, retries with exponential backoff and jitter that honour `Retry-After`, conditional
+//! GET (ETag / Last-Modified), a per-host rate limit and concurrency cap, and robots.txt for pages.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rand::Rng;
+use reqwest::header::{
+    HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+};
+use reqwest::StatusCode;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::config::FetchConfig;
+use crate::metrics::Metrics;
+
+/// The robots.txt product token cxpulse answers to.
+pub const ROBOTS_AGENT: &str = "cxpulse";
+
+/// How long a host's robots.txt is trusted before it is fetched again.
+const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("invalid URL `{0}`")]
+    InvalidUrl(String),
+    #[error("{url} is disallowed by the site's robots.txt")]
+    Robots { url: String },
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        /// What the server asked for in `Retry-After`, if anything.
+        retry_after: Option<Duration>,
+    },
+    #[error("{url}: response larger than the {limit}-byte cap (fetch.max_body_bytes)")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: timed out")]
+    Timeout { url: String },
+    #[error("{url}: cannot connect ({message})")]
+    Connect { url: String, message: String },
+    #[error("{url}: {message}")]
+    Transport { url: String, message: String },
+}
+
+impl FetchError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FetchError::InvalidUrl(_) => "invalid_url",
+            FetchError::Robots { .. } => "robots",
+            FetchError::Status { status: 429, .. } => "rate_limited",
+            FetchError::Status { status, .. } if *status >= 500 => "http_5xx",
+            FetchError::Status { .. } => "http_4xx",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Connect { .. } => "unreachable",
+            FetchError::Transport { .. } => "transport",
+        }
+    }
+
+    /// Worth another try later (as opposed to a request that will never succeed as it is).
+    fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::Timeout { .. }
+            | FetchError::Connect { .. }
+            | FetchError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The delay the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Robots.txt only binds crawlers of pages; feeds and APIs are published for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchKind {
+    Feed,
+    Page,
+}
+
+#[derive(Debug)]
+pub struct Body {
+    pub url: Url,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum Fetched {
+    Fresh(Body),
+    /// The conditional GET said nothing changed since the last fetch.
+    NotModified,
+}
+
+enum Robots {
+    AllowAll,
+    DisallowAll,
+    Rules(Box<texting_robots::Robot>),
+}
+
+struct Host {
+    permits: Semaphore,
+    /// Earliest moment the next request to this host may start.
+    next_at: tokio::sync::Mutex<Instant>,
+    robots: tokio::sync::Mutex<Option<(Instant, Arc<Robots>)>>,
+    /// Crawl-delay from robots.txt, if longer than the configured interval.
+    crawl_delay: Mutex<Option<Duration>>,
+}
+
+#[derive(Clone, Default)]
+struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    cfg: FetchConfig,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    validators: Mutex<HashMap<String, Validators>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Fetcher {
+    pub fn new(cfg: FetchConfig, metrics: Arc<Metrics>) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(cfg.connect_timeout)
+            .read_timeout(cfg.read_timeout)
+            .timeout(cfg.read_timeout * 2)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| FetchError::Transport {
+                url: String::new(),
+                message: e.to_string(),
+            })?;
+        Ok(Fetcher {
+            client,
+            cfg,
+            hosts: Mutex::new(HashMap::new()),
+            validators: Mutex::new(HashMap::new()),
+            metrics,
+        })
+    }
+
+    pub fn config(&self) -> &FetchConfig {
+        &self.cfg
+    }
+
+    fn host(&self, url: &Url) -> Arc<Host> {
+        let key = host_key(url);
+        let mut hosts = self.hosts.lock().expect("hosts lock poisoned");
+        hosts
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.cfg.per_host_concurrency),
+                    next_at: tokio::sync::Mutex::new(Instant::now()),
+                    robots: tokio::sync::Mutex::new(None),
+                    crawl_delay: Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// GETs `url` politely: conditional on the last response's validators, retried on transient
+    /// failures, capped in size.
+    pub async fn get(&self, url: &str, kind: FetchKind) -> Result<Fetched, FetchError> {
+        let parsed = Url::parse(url).map_err(|_| FetchError::InvalidUrl(url.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::InvalidUrl(url.to_string()));
+        }
+        let host = self.host(&parsed);
+        if kind == FetchKind::Page
+            && self.cfg.respect_robots
+            && !self.robots_allow(&host, &parsed).await
+        {
+            self.count(&parsed, "robots");
+            return Err(FetchError::Robots {
+                url: url.to_string(),
+            });
+        }
+        let mut attempt = 0u32;
+        loop {
+            let r = self.attempt(&host, &parsed, true).await;
+            match r {
+                Err(e) if e.is_transient() && attempt < self.cfg.max_retries => {
+                    let delay = self.retry_delay(attempt, e.retry_after());
+                    tracing::debug!(url, attempt, delay_ms = delay.as_millis() as u64, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Exponential backoff with "equal jitter" (half fixed, half random) so that many sources
+    /// failing together do not retry in lockstep; a server's `Retry-After` wins when it is longer.
+    fn retry_delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        backoff(
+            self.cfg.backoff_base,
+            self.cfg.backoff_max,
+            attempt,
+            retry_after,
+        )
+    }
+
+    async fn wait_turn(&self, host: &Host) {
+        let interval = {
+            let cd = *host.crawl_delay.lock().expect("crawl delay lock poisoned");
+            cd.map_or(self.cfg.per_host_min_interval, |d| {
+                d.max(self.cfg.per_host_min_interval)
+            })
+        };
+        let start = {
+            let mut next = host.next_at.lock().await;
+            let now = Instant::now();
+            let start = (*next).max(now);
+            *next = start + interval;
+            start
+        };
+        tokio::time::sleep_until(start.into()).await;
+    }
+
+    async fn attempt(
+        &self,
+        host: &Host,
+        url: &Url,
+        conditional: bool,
+    ) -> Result<Fetched, FetchError> {
+        let _permit = host
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        self.wait_turn(host).await;
+        let key = url.to_string();
+        let mut req = self.client.get(url.clone());
+        if conditional {
+            let v = self
+                .validators
+                .lock()
+                .expect("validators lock poisoned")
+                .get(&key)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(e) = v.etag {
+                req = req.header(IF_NONE_MATCH, e);
+            }
+            if let Some(l) = v.last_modified {
+                req = req.header(IF_MODIFIED_SINCE, l);
+            }
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let err = classify_reqwest(&key, &e);
+                self.count(url, err.reason());
+                return Err(err);
+            }
+        };
+        let status = resp.status();
+        if status == StatusCode::NOT_MODIFIED {
+            self.count(url, "not_modified");
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = parse_retry_after(resp.headers());
+            let err = FetchError::Status {
+                url: key,
+                status: status.as_u16(),
+                retry_after,
+            };
+            self.count(url, err.reason());
+            return Err(err);
+        }
+        let limit = self.cfg.max_body_bytes;
+        if resp.content_length().is_some_and(|l| l > limit) {
+            self.count(url, "too_large");
+            return Err(FetchError::TooLarge { url: key, limit });
+        }
+        let validators = Validators {
+            etag: header_str(resp.headers(), ETAG),
+            last_modified: header_str(resp.headers(), LAST_MODIFIED),
+        };
+        let content_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE);
+        let final_url = resp.url().clone();
+        let mut stream = resp.bytes_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| classify_reqwest(&key, &e))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                self.count(url, "too_large");
+                return Err(FetchError::TooLarge { url: key, limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if validators.etag.is_some() || validators.last_modified.is_some() {
+            self.validators
+                .lock()
+                .expect("validators lock poisoned")
+                .insert(key, validators);
+        }
+        self.count(url, "ok");
+        Ok(Fetched::Fresh(Body {
+            url: final_url,
+            content_type,
+            bytes,
+        }))
+    }
+
+    /// Forgets the validators of `url`, so the next GET is unconditional (used when a source
+    /// must re-read a feed whose last body it could not store).
+    pub fn forget_validators(&self, url: &str) {
+        self.validators
+            .lock()
+            .expect("validators lock poisoned")
+            .remove(url);
+    }
+
+    async fn robots_allow(&self, host: &Host, url: &Url) -> bool {
+        let mut slot = host.robots.lock().await;
+        let fresh = slot
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < ROBOTS_TTL);
+        if !fresh {
+            let rules = self.fetch_robots(host, url).await;
+            *slot = Some((Instant::now(), Arc::new(rules)));
+        }
+        let rules = slot.as_ref().map(|(_, r)| r.clone()).expect("just filled");
+        drop(slot);
+        match rules.as_ref() {
+            Robots::AllowAll => true,
+            Robots::DisallowAll => false,
+            Robots::Rules(r) => r.allowed(url.as_str()),
+        }
+    }
+
+    /// RFC 9309: a missing robots.txt (4xx) allows everything; an unreachable one (5xx, network)
+    /// means "assume complete disallow" until it can be read.
+    async fn fetch_robots(&self, host: &Host, url: &Url) -> Robots {
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        match self.attempt(host, &robots_url, false).await {
+            Ok(Fetched::Fresh(b)) => match texting_robots::Robot::new(ROBOTS_AGENT, &b.bytes) {
+                Ok(r) => {
+                    if let Some(d) = r.delay {
+                        *host.crawl_delay.lock().expect("crawl delay lock poisoned") =
+                            Some(Duration::from_secs_f32(d.clamp(0.0, 60.0)));
+                    }
+                    Robots::Rules(Box::new(r))
+                }
+                Err(_) => Robots::AllowAll,
+            },
+            Ok(Fetched::NotModified) => Robots::AllowAll,
+            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                Robots::AllowAll
+            }
+            Err(_) => Robots::DisallowAll,
+        }
+    }
+
+    fn count(&self, url: &Url, outcome: &str) {
+        self.metrics
+            .fetch_requests
+            .with_label_values(&[&host_key(url), outcome])
+            .inc();
+    }
+}
+
+/// Delay before retry `attempt` (0-based): `base·2^attempt` capped at `max`, with equal jitter;
+/// a longer `Retry-After` wins (itself capped at `max`).
+pub fn backoff(
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exp = base
+        .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
+        .min(max);
+    let half = exp / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
+    let d = half + Duration::from_millis(jitter);
+    match retry_after {
+        Some(ra) => d.max(ra).min(max),
+        None => d,
+    }
+}
+
+fn host_key(url: &Url) -> String {
+    match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_string(),
+    }
+}
+
+fn header_str(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    h.get(name)?.to_str().ok().map(str::to_string)
+}
+
+/// `Retry-After` is either delay-seconds or an HTTP-date.
+pub fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn classify_reqwest(url: &str, e: &reqwest::Error) -> FetchError {
+    let url = url.to_string();
+    if e.is_timeout() {
+        FetchError::Timeout { url }
+    } else if e.is_connect() {
+        FetchError::Connect {
+            url,
+            message: root_cause(e),
+        }
+    } else {
+        FetchError::Transport {
+            url,
+            message: root_cause(e),
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_honours_retry_after() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(10);
+        for attempt in 0..30 {
+            let d = backoff(base, max, attempt, None);
+            let exp = (base * 2u32.pow(attempt.min(20))).min(max);
+            assert!(
+                d >= exp / 2 && d <= exp,
+                "attempt {attempt}: {d:?} vs {exp:?}"
+            );
+        }
+        assert_eq!(
+            backoff(base, max, 0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(backoff(base, max, 0, Some(Duration::from_secs(3600))), max);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        let future = std::time::SystemTime::now() + Duration::from_secs(120);
+        h.insert(
+            RETRY_AFTER,
+            httpdate::fmt_http_date(future).parse().unwrap(),
+        );
+        let d = parse_retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
+        h.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Sources of posts: one file per kind behind the [`Source`] trait, plus the polite fetch layer
+//! they all share. Sources never touch the store: they return items and a cursor, and the
+//! pipeline decides what to keep and when the cursor may advance.
+
+pub mod fetch;
+pub mod file;
+pub mod rss;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::config::SourceConfig;
+use crate::post::RawItem;
+pub use fetch::{FetchError, Fetcher};
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("unparseable {what}: {message}")]
+    Parse { what: &'static str, message: String },
+    #[error("stored cursor is unreadable ({0}); starting over (duplicates are skipped)")]
+    BadCursor(String),
+}
+
+impl SourceError {
+    /// A short, stable reason for metrics labels and `/sources`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SourceError::Fetch(f) => f.reason(),
+            SourceError::Io { .. } => "io",
+            SourceError::Parse { .. } => "parse",
+            SourceError::BadCursor(_) => "bad_cursor",
+        }
+    }
+}
+
+/// What one poll found.
+#[derive(Debug, Default)]
+pub struct Poll {
+    pub items: Vec<RawItem>,
+    /// The cursor to store once these items are durably stored; `None` leaves it unchanged.
+    pub cursor: Option<Vec<u8>>,
+    /// Items that were malformed and skipped (counted, logged, never fatal).
+    pub skipped: u64,
+    /// More items are ready right away (a large file read in slices): poll again without waiting.
+    pub more: bool,
+}
+
+#[async_trait]
+pub trait Source: Send + Sync {
+    fn name(&self) -> &str;
+    fn kind(&self) -> &'static str;
+    /// Fetches what is new since `cursor` (the value this source returned last time, once stored).
+    async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError>;
+}
+
+/// Builds the source a config entry describes.
+pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box<dyn Source> {
+    match cfg {
+        SourceConfig::File(c) => Box::new(file::FileSource::new(c.clone(), max_items)),
+        SourceConfig::Rss(c) => Box::new(rss::RssSource::new(c.clone(), fetcher, max_items)),
+    }
+}

@@ -1,0 +1,283 @@
+//! Value encodings of the store (postcard): stored posts, aggregates and the label-slot registry.
+//! With `keys.rs`, the only place that knows how bytes on disk look.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::post::{Classification, HeadResult, Post, PostId};
+
+/// How a head's scores are read back: a list of labels or a single score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlotKind {
+    MultiLabel,
+    SingleLabel,
+    Score,
+}
+
+/// One (head, label) pair. Slots are append-only: a label keeps its index for the store's
+/// lifetime, so aggregates written under one model stay readable under the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub head: String,
+    pub label: String,
+    pub kind: SlotKind,
+}
+
+impl Slot {
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.head, self.label)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPostV1 {
+    product: String,
+    source: String,
+    external_id: String,
+    url: Option<String>,
+    author: Option<String>,
+    published_ms: i64,
+    fetched_ms: i64,
+    language: String,
+    title: Option<String>,
+    text: String,
+    rating: Option<f32>,
+    channel: Option<String>,
+    /// Probability per slot (dense, by slot index); empty when the text was not scored.
+    scores: Vec<f32>,
+    /// Slots over threshold (or winning); for score heads, the head's own slot when ≥ 0.5.
+    labels: Vec<u16>,
+}
+
+/// Classification → (dense scores, label slots), given the slot registry.
+pub fn classification_to_slots(c: &Classification, slots: &[Slot]) -> (Vec<f32>, Vec<u16>) {
+    if !c.is_scored() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut scores = vec![0f32; slots.len()];
+    let mut labels = Vec::new();
+    for (i, s) in slots.iter().enumerate() {
+        match c.heads.get(&s.head) {
+            Some(HeadResult::Labels {
+                labels: l,
+                scores: sc,
+            }) => {
+                scores[i] = sc.get(&s.label).copied().unwrap_or(0.0);
+                if l.iter().any(|x| x == &s.label) {
+                    labels.push(i as u16);
+                }
+            }
+            Some(HeadResult::Score { score }) => {
+                scores[i] = *score;
+                if *score >= 0.5 {
+                    labels.push(i as u16);
+                }
+            }
+            None => {}
+        }
+    }
+    (scores, labels)
+}
+
+pub fn slots_to_classification(
+    language: &str,
+    scores: &[f32],
+    labels: &[u16],
+    slots: &[Slot],
+) -> Classification {
+    let mut heads: BTreeMap<String, HeadResult> = BTreeMap::new();
+    for (i, s) in slots.iter().enumerate().take(scores.len()) {
+        let p = scores[i];
+        match s.kind {
+            SlotKind::Score => {
+                heads.insert(s.head.clone(), HeadResult::Score { score: p });
+            }
+            SlotKind::MultiLabel | SlotKind::SingleLabel => {
+                let e = heads.entry(s.head.clone()).or_insert(HeadResult::Labels {
+                    labels: Vec::new(),
+                    scores: BTreeMap::new(),
+                });
+                if let HeadResult::Labels {
+                    labels: l,
+                    scores: sc,
+                } = e
+                {
+                    sc.insert(s.label.clone(), p);
+                    if labels.contains(&(i as u16)) {
+                        l.push(s.label.clone());
+                    }
+                }
+            }
+        }
+    }
+    Classification {
+        language: language.to_string(),
+        heads,
+    }
+}
+
+pub fn encode_post(p: &Post, slots: &[Slot]) -> Vec<u8> {
+    let (scores, labels) = classification_to_slots(&p.classification, slots);
+    let v = StoredPostV1 {
+        product: p.product.clone(),
+        source: p.source.clone(),
+        external_id: p.external_id.clone(),
+        url: p.url.clone(),
+        author: p.author.clone(),
+        published_ms: p.published_ms,
+        fetched_ms: p.fetched_ms,
+        language: p.language.clone(),
+        title: p.title.clone(),
+        text: p.text.clone(),
+        rating: p.rating,
+        channel: p.channel.clone(),
+        scores,
+        labels,
+    };
+    postcard::to_allocvec(&v).expect("postcard encoding of owned data cannot fail")
+}
+
+pub fn decode_post(id: PostId, bytes: &[u8], slots: &[Slot]) -> Result<Post, postcard::Error> {
+    let v: StoredPostV1 = postcard::from_bytes(bytes)?;
+    let classification = slots_to_classification(&v.language, &v.scores, &v.labels, slots);
+    Ok(Post {
+        id,
+        product: v.product,
+        source: v.source,
+        external_id: v.external_id,
+        url: v.url,
+        author: v.author,
+        published_ms: v.published_ms,
+        fetched_ms: v.fetched_ms,
+        language: v.language,
+        title: v.title,
+        text: v.text,
+        rating: v.rating,
+        channel: v.channel,
+        classification,
+    })
+}
+
+/// Running totals of one product × bucket × source. Sums, not averages, so buckets add up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub source: String,
+    /// Posts stored.
+    pub count: u64,
+    /// Posts the model scored (the rest were in other languages).
+    pub scored: u64,
+    pub rating_count: u64,
+    pub rating_sum: f64,
+    /// Ratings by star band: [0,0.2), [0.2,0.4), … [0.8,1].
+    pub rating_hist: [u64; 5],
+    /// Σ P(positive) − P(negative) over scored posts.
+    pub sentiment_sum: f64,
+    /// Σ probability per slot.
+    pub prob_sums: Vec<f64>,
+    /// Posts with the slot over threshold (or winning).
+    pub label_counts: Vec<u64>,
+    /// Posts whose highest-scoring label within the head is this slot.
+    pub dominant_counts: Vec<u64>,
+}
+
+impl Aggregate {
+    pub fn add(&mut self, other: &Aggregate) {
+        if self.source.is_empty() {
+            self.source = other.source.clone();
+        }
+        self.count += other.count;
+        self.scored += other.scored;
+        self.rating_count += other.rating_count;
+        self.rating_sum += other.rating_sum;
+        for i in 0..5 {
+            self.rating_hist[i] += other.rating_hist[i];
+        }
+        self.sentiment_sum += other.sentiment_sum;
+        add_vec(&mut self.prob_sums, &other.prob_sums);
+        add_vec(&mut self.label_counts, &other.label_counts);
+        add_vec(&mut self.dominant_counts, &other.dominant_counts);
+    }
+
+    /// Adds one post (already encoded as slot scores and labels).
+    pub fn add_post(&mut self, p: &Post, scores: &[f32], labels: &[u16], slots: &[Slot]) {
+        self.count += 1;
+        if let Some(r) = p.rating {
+            self.rating_count += 1;
+            self.rating_sum += r as f64;
+            self.rating_hist[rating_band(r)] += 1;
+        }
+        if scores.is_empty() {
+            return;
+        }
+        self.scored += 1;
+        let n = slots.len();
+        if self.prob_sums.len() < n {
+            self.prob_sums.resize(n, 0.0);
+            self.label_counts.resize(n, 0);
+            self.dominant_counts.resize(n, 0);
+        }
+        for (i, s) in scores.iter().enumerate().take(n) {
+            self.prob_sums[i] += *s as f64;
+        }
+        for &l in labels {
+            if (l as usize) < n {
+                self.label_counts[l as usize] += 1;
+            }
+        }
+        // Dominant label per head: the argmax among the head's slots.
+        let mut best: BTreeMap<&str, (usize, f32)> = BTreeMap::new();
+        for (i, s) in slots.iter().enumerate().take(scores.len()) {
+            if s.kind == SlotKind::Score {
+                continue;
+            }
+            let e = best.entry(s.head.as_str()).or_insert((i, f32::MIN));
+            if scores[i] > e.1 {
+                *e = (i, scores[i]);
+            }
+        }
+        for (_, (i, _)) in best {
+            self.dominant_counts[i] += 1;
+        }
+        let pos = slot_index(slots, "sentiment", "positive").map(|i| scores[i]);
+        let neg = slot_index(slots, "sentiment", "negative").map(|i| scores[i]);
+        if let (Some(pos), Some(neg)) = (pos, neg) {
+            self.sentiment_sum += (pos - neg) as f64;
+        }
+    }
+}
+
+pub fn rating_band(r: f32) -> usize {
+    ((r.clamp(0.0, 1.0) * 5.0) as usize).min(4)
+}
+
+pub fn slot_index(slots: &[Slot], head: &str, label: &str) -> Option<usize> {
+    slots
+        .iter()
+        .position(|s| s.head == head && s.label == label)
+}
+
+fn add_vec<T: Copy + std::ops::AddAssign + Default>(a: &mut Vec<T>, b: &[T]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), T::default());
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += *y;
+    }
+}
+
+pub fn encode_aggregate(a: &Aggregate) -> Vec<u8> {
+    postcard::to_allocvec(a).expect("postcard encoding of owned data cannot fail")
+}
+
+pub fn decode_aggregate(b: &[u8]) -> Result<Aggregate, postcard::Error> {
+    postcard::from_bytes(b)
+}
+
+pub fn encode_slots(s: &[Slot]) -> Vec<u8> {
+    postcard::to_allocvec(s).expect("postcard encoding of owned data cannot fail")
+}
+
+pub fn decode_slots(b: &[u8]) -> Result<Vec<Slot>, postcard::Error> {
+    postcard::from_bytes(b)
+}

@@ -1,0 +1,168 @@
+//! Every byte layout of the store: keys are fixed-width big-endian so that sled's lexicographic
+//! order is time order, and range scans need no decoding. Nothing outside this file builds a key.
+
+use crate::post::PostId;
+
+/// Bumped whenever a layout below changes; the store refuses to open a newer version and migrates
+/// older ones.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub const META_SCHEMA: &[u8] = b"schema_version";
+pub const META_LABELS: &[u8] = b"label_slots";
+
+/// Width of product and source keys: 8 bytes of a keyed hash of the name.
+pub type NameKey = [u8; 8];
+
+pub fn name_key(kind: &str, name: &str) -> NameKey {
+    let mut h = blake3::Hasher::new();
+    h.update(kind.as_bytes());
+    h.update(&[0]);
+    h.update(name.as_bytes());
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    k
+}
+
+pub fn product_key(product: &str) -> NameKey {
+    name_key("product", product)
+}
+
+pub fn source_key(source: &str) -> NameKey {
+    name_key("source", source)
+}
+
+/// i64 → bytes whose unsigned order equals the signed order (flip the sign bit).
+pub fn ts_bytes(ts: i64) -> [u8; 8] {
+    ((ts as u64) ^ (1u64 << 63)).to_be_bytes()
+}
+
+pub fn ts_from_bytes(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    (u64::from_be_bytes(a) ^ (1u64 << 63)) as i64
+}
+
+/// `posts` tree: post id.
+pub fn post_key(id: &PostId) -> [u8; 16] {
+    id.0
+}
+
+/// `by_time` tree: product(8) | published ms(8) | post id(16) → empty.
+pub const BY_TIME_LEN: usize = 32;
+
+pub fn by_time_key(product: &str, published_ms: i64, id: &PostId) -> [u8; BY_TIME_LEN] {
+    let mut k = [0u8; BY_TIME_LEN];
+    k[..8].copy_from_slice(&product_key(product));
+    k[8..16].copy_from_slice(&ts_bytes(published_ms));
+    k[16..].copy_from_slice(&id.0);
+    k
+}
+
+/// Bounds of a product's posts with `from_ms <= published < to_ms`.
+pub fn by_time_range(product: &str, from_ms: i64, to_ms: i64) -> ([u8; 16], [u8; 16]) {
+    let p = product_key(product);
+    let mut lo = [0u8; 16];
+    lo[..8].copy_from_slice(&p);
+    lo[8..].copy_from_slice(&ts_bytes(from_ms));
+    let mut hi = [0u8; 16];
+    hi[..8].copy_from_slice(&p);
+    hi[8..].copy_from_slice(&ts_bytes(to_ms));
+    (lo, hi)
+}
+
+pub fn split_by_time_key(k: &[u8]) -> Option<(i64, PostId)> {
+    if k.len() != BY_TIME_LEN {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&k[16..32]);
+    Some((ts_from_bytes(&k[8..16]), PostId(id)))
+}
+
+/// Bucket widths of the stored aggregates; weeks and months are summed from days at query time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Granularity {
+    Hour = 1,
+    Day = 2,
+}
+
+impl Granularity {
+    pub fn millis(self) -> i64 {
+        match self {
+            Granularity::Hour => 3_600_000,
+            Granularity::Day => 86_400_000,
+        }
+    }
+
+    pub fn bucket_start(self, ts_ms: i64) -> i64 {
+        ts_ms.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+/// `aggregates` tree: product(8) | granularity(1) | bucket start ms(8) | source(8).
+pub const AGG_LEN: usize = 25;
+
+pub fn agg_key(product: &str, g: Granularity, bucket_ms: i64, source: &str) -> [u8; AGG_LEN] {
+    let mut k = [0u8; AGG_LEN];
+    k[..8].copy_from_slice(&product_key(product));
+    k[8] = g as u8;
+    k[9..17].copy_from_slice(&ts_bytes(bucket_ms));
+    k[17..].copy_from_slice(&source_key(source));
+    k
+}
+
+/// Bounds of a product's buckets of one granularity with `from_ms <= start < to_ms`.
+pub fn agg_range(product: &str, g: Granularity, from_ms: i64, to_ms: i64) -> ([u8; 17], [u8; 17]) {
+    let p = product_key(product);
+    let mut lo = [0u8; 17];
+    lo[..8].copy_from_slice(&p);
+    lo[8] = g as u8;
+    lo[9..].copy_from_slice(&ts_bytes(from_ms));
+    let mut hi = lo;
+    hi[9..].copy_from_slice(&ts_bytes(to_ms));
+    (lo, hi)
+}
+
+pub fn agg_bucket(k: &[u8]) -> Option<i64> {
+    (k.len() == AGG_LEN).then(|| ts_from_bytes(&k[9..17]))
+}
+
+/// `cursors` tree: source name as UTF-8 → opaque cursor bytes owned by that source.
+pub fn cursor_key(source: &str) -> Vec<u8> {
+    source.as_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_order_as_bytes() {
+        let ts = [-5_000_000_000_000i64, -1, 0, 1, 1_700_000_000_000];
+        for w in ts.windows(2) {
+            assert!(ts_bytes(w[0]) < ts_bytes(w[1]));
+        }
+        for t in ts {
+            assert_eq!(ts_from_bytes(&ts_bytes(t)), t);
+        }
+    }
+
+    #[test]
+    fn by_time_keys_sort_by_time_within_a_product() {
+        let id = PostId::new("p", "s", "x");
+        let a = by_time_key("p", 10, &id);
+        let b = by_time_key("p", 11, &id);
+        assert!(a < b);
+        let (lo, hi) = by_time_range("p", 10, 11);
+        assert!(a[..] >= lo[..] && a[..] < hi[..]);
+        assert!(!(b[..] < hi[..]));
+        assert_eq!(split_by_time_key(&a), Some((10, id)));
+    }
+
+    #[test]
+    fn bucket_start_floors_negative_times() {
+        assert_eq!(Granularity::Hour.bucket_start(-1), -3_600_000);
+        assert_eq!(Granularity::Day.bucket_start(86_400_001), 86_400_000);
+    }
+}

@@ -1,0 +1,538 @@
+//! The embedded sled store: posts, the time index, trend aggregates, source cursors and metadata.
+//!
+//! One tree per entity. A batch of posts, their index entries, their aggregate updates and the
+//! cursor of the source they came from are written in one transaction, so after a crash either all
+//! of a batch is there (and the cursor says so) or none of it is, and re-ingesting it is a no-op.
+
+pub mod codec;
+pub mod keys;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use thiserror::Error;
+
+pub use codec::{Aggregate, Slot, SlotKind};
+pub use keys::Granularity;
+
+use crate::post::{Post, PostId};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the store at {path} is in use by another cxpulse process (is the daemon running? stop it, or use the HTTP API)")]
+    Locked { path: PathBuf },
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("the store at {path} has schema version {found}, newer than this build's {supported}; upgrade cxpulse")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record in tree `{tree}`: {detail}")]
+    Corrupt { tree: &'static str, detail: String },
+}
+
+/// What one ingest did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub inserted: usize,
+    pub duplicates: usize,
+}
+
+/// Filters of a post listing (newest first, keyset-paginated).
+#[derive(Debug, Clone, Default)]
+pub struct PostQuery {
+    pub product: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub source: Option<String>,
+    /// `head.label` or a bare label name searched in every head.
+    pub label: Option<String>,
+    pub min_score: Option<f32>,
+    pub limit: usize,
+    /// Continue after this (published, id), exclusive.
+    pub after: Option<(i64, PostId)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostPage {
+    pub posts: Vec<Post>,
+    /// Where to continue; `None` when the range is exhausted.
+    pub next: Option<(i64, PostId)>,
+}
+
+/// A post listing scans at most this many index entries per call, so a filter that matches
+/// nothing cannot turn one request into a scan of the whole product; the caller gets a cursor.
+const MAX_SCAN_PER_PAGE: usize = 20_000;
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    posts: sled::Tree,
+    by_time: sled::Tree,
+    aggregates: sled::Tree,
+    cursors: sled::Tree,
+    meta: sled::Tree,
+    slots: Arc<RwLock<Arc<Vec<Slot>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        detail: e.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`, migrating an older schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            // The page cache is the main memory cost; 64 MiB keeps hot buckets and recent posts
+            // in memory while staying well inside the daemon's RSS budget.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| {
+                let locked = matches!(&e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock"));
+                if locked {
+                    StoreError::Locked {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    StoreError::Open {
+                        path: path.to_path_buf(),
+                        source: e,
+                    }
+                }
+            })?;
+        let store = Store {
+            path: path.to_path_buf(),
+            posts: db.open_tree("posts")?,
+            by_time: db.open_tree("by_time")?,
+            aggregates: db.open_tree("aggregates")?,
+            cursors: db.open_tree("cursors")?,
+            meta: db.open_tree("meta")?,
+            db,
+            slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
+        };
+        store.check_schema()?;
+        let slots = match store.meta.get(keys::META_LABELS)? {
+            Some(b) => codec::decode_slots(&b).map_err(|e| corrupt("meta", e))?,
+            None => Vec::new(),
+        };
+        *store.slots.write().expect("slots lock poisoned") = Arc::new(slots);
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.meta.get(keys::META_SCHEMA)? {
+            None => {
+                self.meta
+                    .insert(keys::META_SCHEMA, &keys::SCHEMA_VERSION.to_be_bytes())?;
+                Ok(())
+            }
+            Some(v) => {
+                let found = u32::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| corrupt("meta", "schema version is not 4 bytes"))?,
+                );
+                if found > keys::SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew {
+                        path: self.path.clone(),
+                        found,
+                        supported: keys::SCHEMA_VERSION,
+                    });
+                }
+                // Version 1 is the first layout: nothing to migrate yet.
+                Ok(())
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The label slots known to the store, in slot order.
+    pub fn slots(&self) -> Arc<Vec<Slot>> {
+        self.slots.read().expect("slots lock poisoned").clone()
+    }
+
+    /// Makes sure every (head, label) of a model has a slot; new ones are appended.
+    pub fn register_slots(&self, wanted: &[Slot]) -> Result<Arc<Vec<Slot>>, StoreError> {
+        let mut guard = self.slots.write().expect("slots lock poisoned");
+        let mut slots: Vec<Slot> = guard.as_ref().clone();
+        let mut changed = false;
+        for w in wanted {
+            if !slots.iter().any(|s| s.head == w.head && s.label == w.label) {
+                slots.push(w.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            self.meta
+                .insert(keys::META_LABELS, codec::encode_slots(&slots))?;
+            self.meta.flush()?;
+            *guard = Arc::new(slots);
+        }
+        Ok(guard.clone())
+    }
+
+    /// Stores `posts` (skipping those already stored) and, in the same transaction, the
+    /// source's new cursor. Durable once [`Store::flush`] returns.
+    pub fn ingest(
+        &self,
+        posts: &[Post],
+        cursor: Option<(&str, &[u8])>,
+    ) -> Result<IngestOutcome, StoreError> {
+        let slots = self.slots();
+        // Encoding happens outside the transaction: a conflict retry must not redo it.
+        let encoded: Vec<(Vec<u8>, Vec<f32>, Vec<u16>)> = posts
+            .iter()
+            .map(|p| {
+                let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+                (codec::encode_post(p, &slots), scores, labels)
+            })
+            .collect();
+        let res = (&self.posts, &self.by_time, &self.aggregates, &self.cursors).transaction(
+            |(tp, tt, ta, tc)| {
+                let mut out = IngestOutcome::default();
+                let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
+                for (p, (bytes, scores, labels)) in posts.iter().zip(&encoded) {
+                    let pk = keys::post_key(&p.id);
+                    if tp.get(pk)?.is_some() {
+                        out.duplicates += 1;
+                        continue;
+                    }
+                    tp.insert(&pk[..], bytes.as_slice())?;
+                    tt.insert(
+                        &keys::by_time_key(&p.product, p.published_ms, &p.id)[..],
+                        &[][..],
+                    )?;
+                    for g in [Granularity::Hour, Granularity::Day] {
+                        let k =
+                            keys::agg_key(&p.product, g, g.bucket_start(p.published_ms), &p.source);
+                        let d = deltas.entry(k).or_insert_with(|| Aggregate {
+                            source: p.source.clone(),
+                            ..Default::default()
+                        });
+                        d.add_post(p, scores, labels, &slots);
+                    }
+                    out.inserted += 1;
+                }
+                for (k, d) in &deltas {
+                    let mut cur = match ta.get(k)? {
+                        Some(b) => codec::decode_aggregate(&b).map_err(|e| {
+                            ConflictableTransactionError::Abort(corrupt("aggregates", e))
+                        })?,
+                        None => Aggregate::default(),
+                    };
+                    cur.add(d);
+                    ta.insert(&k[..], codec::encode_aggregate(&cur))?;
+                }
+                if let Some((source, c)) = cursor {
+                    tc.insert(keys::cursor_key(source), c)?;
+                }
+                Ok(out)
+            },
+        );
+        match res {
+            Ok(o) => Ok(o),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+        }
+    }
+
+    /// Waits until everything written so far is on disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn cursor(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .cursors
+            .get(keys::cursor_key(source))?
+            .map(|v| v.to_vec()))
+    }
+
+    pub fn set_cursor(&self, source: &str, cursor: &[u8]) -> Result<(), StoreError> {
+        self.cursors.insert(keys::cursor_key(source), cursor)?;
+        Ok(())
+    }
+
+    pub fn post_count(&self) -> usize {
+        self.posts.len()
+    }
+
+    pub fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
+        let slots = self.slots();
+        match self.posts.get(keys::post_key(id))? {
+            Some(b) => Ok(Some(
+                codec::decode_post(*id, &b, &slots).map_err(|e| corrupt("posts", e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of a product's posts, newest first.
+    pub fn posts_page(&self, q: &PostQuery) -> Result<PostPage, StoreError> {
+        let slots = self.slots();
+        let (lo, hi_range) = keys::by_time_range(&q.product, q.from_ms, q.to_ms);
+        let hi: Vec<u8> = match &q.after {
+            Some((ts, id)) => keys::by_time_key(&q.product, *ts, id).to_vec(),
+            None => hi_range.to_vec(),
+        };
+        let label = q.label.as_deref().map(|l| match l.split_once('.') {
+            Some((h, l)) => (Some(h.to_string()), l.to_string()),
+            None => (None, l.to_string()),
+        });
+        let mut posts = Vec::new();
+        let mut last = None;
+        let mut scanned = 0usize;
+        let mut exhausted = true;
+        for item in self.by_time.range(lo.to_vec()..hi).rev() {
+            let (k, _) = item?;
+            let (ts, id) = keys::split_by_time_key(&k)
+                .ok_or_else(|| corrupt("by_time", "key of wrong length"))?;
+            last = Some((ts, id));
+            scanned += 1;
+            let Some(b) = self.posts.get(keys::post_key(&id))? else {
+                continue;
+            };
+            let p = codec::decode_post(id, &b, &slots).map_err(|e| corrupt("posts", e))?;
+            if post_matches(&p, q, label.as_ref()) {
+                posts.push(p);
+            }
+            if posts.len() >= q.limit || scanned >= MAX_SCAN_PER_PAGE {
+                exhausted = false;
+                break;
+            }
+        }
+        Ok(PostPage {
+            posts,
+            next: if exhausted { None } else { last },
+        })
+    }
+
+    /// Every stored post of a product in `[from, to)`, oldest first (for export and recounts).
+    pub fn scan_posts(
+        &self,
+        product: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> impl Iterator<Item = Result<Post, StoreError>> + '_ {
+        let slots = self.slots();
+        let (lo, hi) = keys::by_time_range(product, from_ms, to_ms);
+        self.by_time.range(lo..hi).map(move |item| {
+            let (k, _) = item?;
+            let (_, id) = keys::split_by_time_key(&k)
+                .ok_or_else(|| corrupt("by_time", "key of wrong length"))?;
+            let b = self
+                .posts
+                .get(keys::post_key(&id))?
+                .ok_or_else(|| corrupt("by_time", format!("index points at missing post {id}")))?;
+            codec::decode_post(id, &b, &slots).map_err(|e| corrupt("posts", e))
+        })
+    }
+
+    /// Buckets of one granularity in `[from, to)`, summed over sources (or one source), in time
+    /// order. Empty buckets are absent.
+    pub fn aggregates(
+        &self,
+        product: &str,
+        g: Granularity,
+        from_ms: i64,
+        to_ms: i64,
+        source: Option<&str>,
+    ) -> Result<Vec<(i64, Aggregate)>, StoreError> {
+        let (lo, hi) = keys::agg_range(product, g, from_ms, to_ms);
+        let mut out: Vec<(i64, Aggregate)> = Vec::new();
+        for item in self.aggregates.range(lo..hi) {
+            let (k, v) = item?;
+            let bucket = keys::agg_bucket(&k).ok_or_else(|| corrupt("aggregates", "bad key"))?;
+            let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
+            if let Some(s) = source {
+                if a.source != s {
+                    continue;
+                }
+            }
+            match out.last_mut() {
+                Some((b, acc)) if *b == bucket => {
+                    acc.add(&a);
+                    acc.source.clear();
+                }
+                _ => out.push((bucket, a)),
+            }
+        }
+        if source.is_none() {
+            for (_, a) in &mut out {
+                a.source.clear();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recounts every aggregate of every product from the stored posts and compares.
+    /// The operator's (and the crash test's) proof that counters and posts agree.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let slots = self.slots();
+        let mut expected: HashMap<Vec<u8>, Aggregate> = HashMap::new();
+        let mut report = VerifyReport::default();
+        for item in self.posts.iter() {
+            let (k, v) = item?;
+            let mut id = [0u8; 16];
+            if k.len() != 16 {
+                return Err(corrupt("posts", "key of wrong length"));
+            }
+            id.copy_from_slice(&k);
+            let p = codec::decode_post(PostId(id), &v, &slots).map_err(|e| corrupt("posts", e))?;
+            report.posts += 1;
+            let tk = keys::by_time_key(&p.product, p.published_ms, &p.id);
+            if !self.by_time.contains_key(tk)? {
+                report
+                    .problems
+                    .push(format!("post {} has no index entry", p.id));
+            }
+            let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+            for g in [Granularity::Hour, Granularity::Day] {
+                let k = keys::agg_key(&p.product, g, g.bucket_start(p.published_ms), &p.source);
+                expected
+                    .entry(k.to_vec())
+                    .or_insert_with(|| Aggregate {
+                        source: p.source.clone(),
+                        ..Default::default()
+                    })
+                    .add_post(&p, &scores, &labels, &slots);
+            }
+        }
+        let index_len = self.by_time.len();
+        if index_len != report.posts {
+            report.problems.push(format!(
+                "index has {index_len} entries for {} posts",
+                report.posts
+            ));
+        }
+        let mut seen = 0usize;
+        for item in self.aggregates.iter() {
+            let (k, v) = item?;
+            let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
+            seen += 1;
+            match expected.get(k.as_ref()) {
+                None => report
+                    .problems
+                    .push(format!("aggregate for source {} has no posts", a.source)),
+                Some(e) if !aggregates_close(e, &a) => report.problems.push(format!(
+                    "aggregate for source {} differs from recount: stored count {} vs {}",
+                    a.source, a.count, e.count
+                )),
+                Some(_) => {}
+            }
+        }
+        if seen != expected.len() {
+            report.problems.push(format!(
+                "{} aggregate buckets stored, {} expected",
+                seen,
+                expected.len()
+            ));
+        }
+        report.buckets = seen;
+        Ok(report)
+    }
+}
+
+/// Result of [`Store::verify`].
+#[derive(Debug, Default, Clone)]
+pub struct VerifyReport {
+    pub posts: usize,
+    pub buckets: usize,
+    pub problems: Vec<String>,
+}
+
+/// Counts must match exactly; float sums are compared with a tolerance because a recount adds in
+/// a different order than ingest did.
+fn aggregates_close(a: &Aggregate, b: &Aggregate) -> bool {
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * (1.0 + x.abs().max(y.abs()));
+    let vclose = |x: &[f64], y: &[f64]| {
+        let n = x.len().max(y.len());
+        (0..n).all(|i| close(*x.get(i).unwrap_or(&0.0), *y.get(i).unwrap_or(&0.0)))
+    };
+    let vcount = |x: &[u64], y: &[u64]| {
+        let n = x.len().max(y.len());
+        (0..n).all(|i| x.get(i).unwrap_or(&0) == y.get(i).unwrap_or(&0))
+    };
+    a.count == b.count
+        && a.scored == b.scored
+        && a.rating_count == b.rating_count
+        && a.rating_hist == b.rating_hist
+        && close(a.rating_sum, b.rating_sum)
+        && close(a.sentiment_sum, b.sentiment_sum)
+        && vclose(&a.prob_sums, &b.prob_sums)
+        && vcount(&a.label_counts, &b.label_counts)
+        && vcount(&a.dominant_counts, &b.dominant_counts)
+}
+
+fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)>) -> bool {
+    if let Some(s) = &q.source {
+        if &p.source != s {
+            return false;
+        }
+    }
+    if let Some((head, label)) = label {
+        let heads: Vec<&String> = match head {
+            Some(h) => vec![h],
+            None => p.classification.heads.keys().collect(),
+        };
+        let ok = heads.iter().any(|h| match q.min_score {
+            Some(m) => p.classification.score(h, label).is_some_and(|s| s >= m),
+            None => p.classification.has_label(h, label, 0.5),
+        });
+        if !ok {
+            return false;
+        }
+    } else if let Some(m) = q.min_score {
+        // Without a label, min_score applies to the strongest emotion other than neutral.
+        let best = match p.classification.heads.get("emotions") {
+            Some(crate::post::HeadResult::Labels { scores, .. }) => scores
+                .iter()
+                .filter(|(l, _)| l.as_str() != "neutral")
+                .map(|(_, s)| *s)
+                .fold(0.0f32, f32::max),
+            _ => 0.0,
+        };
+        if best < m {
+            return false;
+        }
+    }
+    true
+}
+
+impl Store {
+    pub fn contains(&self, id: &PostId) -> Result<bool, StoreError> {
+        Ok(self.posts.contains_key(keys::post_key(id))?)
+    }
+}

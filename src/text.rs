@@ -1,0 +1,163 @@
+//! Text clean-up shared by sources: HTML to plain text, entity decoding, whitespace, length caps.
+
+/// Stored texts are capped at this many characters; longer ones are cut (and the model reads
+/// only its first tokens anyway). Protects the store and every renderer from megabyte posts.
+pub const MAX_POST_CHARS: usize = 10_000;
+
+/// Plain text of an HTML fragment: tags dropped (with a space where they separated words),
+/// `<script>`/`<style>` content removed, entities decoded, whitespace collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let after = &rest[lt..];
+        let Some(gt) = after.find('>') else {
+            // A lone '<' is text ("a < b").
+            out.push_str(after);
+            rest = "";
+            break;
+        };
+        let tag = after[1..gt].trim().to_ascii_lowercase();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        rest = &after[gt + 1..];
+        if !tag.starts_with('/') && (name == "script" || name == "style") {
+            let close = format!("</{name}");
+            match rest.to_ascii_lowercase().find(&close) {
+                Some(i) => {
+                    rest = &rest[i..];
+                    if let Some(g) = rest.find('>') {
+                        rest = &rest[g + 1..];
+                    }
+                }
+                None => rest = "",
+            }
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "blockquote"
+        ) {
+            out.push('\n');
+        } else {
+            out.push(' ');
+        }
+    }
+    out.push_str(rest);
+    normalise_ws(&decode_entities(&out))
+}
+
+/// Decodes the named entities that occur in practice plus numeric ones.
+pub fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let end = after[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12);
+        let decoded = end.and_then(|e| {
+            let ent = &after[1..e];
+            let c = match ent {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" | "#39" => Some('\''),
+                "nbsp" => Some(' '),
+                "hellip" => Some('…'),
+                "mdash" => Some('—'),
+                "ndash" => Some('–'),
+                "rsquo" => Some('’'),
+                "lsquo" => Some('‘'),
+                "ldquo" => Some('“'),
+                "rdquo" => Some('”'),
+                _ => {
+                    let num = ent.strip_prefix('#')?;
+                    let n = match num.strip_prefix(['x', 'X']) {
+                        Some(h) => u32::from_str_radix(h, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(n)
+                }
+            }?;
+            Some((c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Collapses runs of spaces and tabs, keeps single line breaks, trims, drops control characters.
+pub fn normalise_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    let mut pending_nl = false;
+    for c in s.chars() {
+        if c == '\n' || c == '\r' {
+            pending_nl = true;
+        } else if c.is_whitespace() {
+            pending_space = true;
+        } else if c.is_control() {
+            continue;
+        } else {
+            if !out.is_empty() {
+                if pending_nl {
+                    out.push('\n');
+                } else if pending_space {
+                    out.push(' ');
+                }
+            }
+            pending_nl = false;
+            pending_space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` cut to at most `max` characters (on a character boundary).
+pub fn cap_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_text() {
+        assert_eq!(
+            html_to_text("<p>Great <b>shoes</b>&amp; fast&nbsp;delivery</p><script>alert(1)</script><p>x &lt; y</p>"),
+            "Great shoes & fast delivery\nx < y"
+        );
+        assert_eq!(html_to_text("a < b and c"), "a < b and c");
+        assert_eq!(decode_entities("&#8217;&#x27;&bogus; &"), "’'&bogus; &");
+    }
+
+    #[test]
+    fn caps_on_char_boundaries() {
+        assert_eq!(cap_chars("héllo", 2), "hé");
+        assert_eq!(cap_chars("hi", 10), "hi");
+        assert_eq!(normalise_ws("  a \t b\r\n\n c\u{0}  "), "a b\nc");
+    }
+}
