@@ -5,12 +5,40 @@
 /// rather than a wrong language that would keep the text from being scored.
 pub fn detect(text: &str) -> String {
     let sample: String = text.chars().take(2000).collect();
+    let words = sample
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    if words < 3 {
+        return "und".to_string();
+    }
     match whatlang::detect(&sample) {
         Some(info) if info.is_reliable() || (info.confidence() > 0.5 && sample.len() > 40) => {
             iso_639_1(info.lang()).to_string()
         }
+        // Short texts rarely reach "reliable"; an English best guess, or a text full of English
+        // function words, is still best labelled English. Other unreliable guesses stay "und".
+        Some(info) if info.lang() == whatlang::Lang::Eng => "en".to_string(),
+        _ if english_function_word_share(&sample) >= 0.2 => "en".to_string(),
         _ => "und".to_string(),
     }
+}
+
+fn english_function_word_share(text: &str) -> f64 {
+    const WORDS: &[&str] = &[
+        "the", "a", "an", "and", "or", "but", "i", "my", "me", "it", "is", "was", "are", "to",
+        "of", "in", "on", "for", "with", "this", "that", "not", "so", "very", "they", "we", "you",
+        "have", "had", "be", "at", "from", "just", "too",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        return 0.0;
+    }
+    words.iter().filter(|w| WORDS.contains(&w.as_str())).count() as f64 / words.len() as f64
 }
 
 fn iso_639_1(l: whatlang::Lang) -> &'static str {
@@ -68,5 +96,6 @@ mod tests {
             "fr"
         );
         assert_eq!(detect("ok"), "und");
+        assert_eq!(detect("Love it. I love my Acme Phone, great camera!"), "en");
     }
 }

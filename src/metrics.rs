@@ -59,7 +59,7 @@ impl Metrics {
                 .expect("unique metric names");
             v
         };
-        let m = Metrics {
+        Metrics {
             items_fetched: c(
                 "items_fetched_total",
                 "Items returned by sources",
@@ -118,8 +118,7 @@ impl Metrics {
                 g
             },
             registry,
-        };
-        m
+        }
     }
 
     /// The Prometheus text exposition of every metric.

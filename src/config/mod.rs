@@ -205,10 +205,33 @@ pub fn from_str(
 ) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: origin.to_string(),
-        message: e.to_string().trim_end().to_string(),
+        message: parse_message(text, &e),
     })?;
     let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
     validate(raw, text, &base_dir, overrides)
+}
+
+/// toml's message, made precise for unknown keys: inside a tagged `[[products.sources]]` table
+/// the parser can only point at the table header, so the offending key's own line is added.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.to_string().trim_end().to_string();
+    let unknown = e
+        .message()
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next());
+    let (Some(key), Some(span)) = (unknown, e.span()) else {
+        return msg;
+    };
+    let from_line = text[..span.start.min(text.len())].matches('\n').count();
+    let hit = text.lines().enumerate().skip(from_line).find(|(_, l)| {
+        let l = l.trim_start();
+        l.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    match hit {
+        Some((i, _)) => format!("unknown key `{key}` at line {}\n{msg}", i + 1),
+        None => msg,
+    }
 }
 
 fn invalid(text: &str, key: &str, message: impl Into<String>) -> ConfigError {

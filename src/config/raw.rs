@@ -190,7 +190,7 @@ fn default_interval() -> u64 {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceConfig {
     /// A CSV or JSONL export on disk, read incrementally and watched for appended rows.
-    File(FileSourceConfig),
+    File(Box<FileSourceConfig>),
     /// An RSS 2.0 or Atom feed.
     Rss(RssSourceConfig),
 }

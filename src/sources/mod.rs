@@ -62,7 +62,7 @@ pub trait Source: Send + Sync {
 /// Builds the source a config entry describes.
 pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box<dyn Source> {
     match cfg {
-        SourceConfig::File(c) => Box::new(file::FileSource::new(c.clone(), max_items)),
+        SourceConfig::File(c) => Box::new(file::FileSource::new((**c).clone(), max_items)),
         SourceConfig::Rss(c) => Box::new(rss::RssSource::new(c.clone(), fetcher, max_items)),
     }
 }

@@ -1,1 +1,6 @@
+//! One integration-test binary (as in ripgrep): the daemon booted in-process, the CLI as a
+//! subprocess, sources against fixture servers on 127.0.0.1. No test touches the internet.
 
+mod cli;
+mod daemon;
+mod util;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests (offline; servers the
+# tests need are started by the tests on 127.0.0.1). Does its own set-up first.
+set -euo pipefail
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+command -v cargo >/dev/null || { echo "test: error: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
+bash scripts/setup.sh
+echo "test: cargo fmt --check"
+cargo fmt --all -- --check
+echo "test: cargo clippy"
+cargo clippy --locked --release --all-targets -- -D warnings
+echo "test: cargo test"
+# Release profile: the crash test imports tens of thousands of rows, and the daemon binary the
+# tests start is the same one scripts/run.sh runs.
+cargo test --locked --release --all-targets

@@ -1,0 +1,397 @@
+//! The binary as users run it: exit codes, config errors, classify, import/trends/posts/export,
+//! SIGTERM shutdown and SIGKILL crash consistency.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn write_config(dir: &Path, sources: &str) -> std::path::PathBuf {
+    let p = dir.join("cxpulse.toml");
+    std::fs::write(&p, config_text(&dir.join("db"), sources)).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_config_files_fail_with_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = config_text(&dir.path().join("db"), "");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            good.replace("[storage]", "[storage]\nsize_gb = 3"),
+            "size_gb",
+        ),
+        (
+            good.replace("bind = \"127.0.0.1:0\"", "bind = \"localhost\""),
+            "server.bind",
+        ),
+        (good.replace("threads = 1", "threads = 0"), "model.threads"),
+        (
+            good.replace("keywords = [\"Acme Phone\", \"Acme\"]", "keywords = []"),
+            "products[0].keywords",
+        ),
+        (
+            good.replace("id = \"acme-phone\"", "id = \"Acme Phone!\""),
+            "products[0].id",
+        ),
+        (
+            good.replace("api_token = \"", "api_token = \"short\"\n#"),
+            "server.api_token",
+        ),
+        (good.replace("format = ", "formt = ") + "\n[log]\n", "log"),
+        (
+            good.clone() + "\n[[products.sources]]\nkind = \"rss\"\nurl = \"ftp://x/\"\n",
+            "products[0].sources[0].url",
+        ),
+        (
+            good.clone() + "\n[[products.sources]]\nkind = \"carrier-pigeon\"\n",
+            "carrier-pigeon",
+        ),
+        (good.replace("[fetch]", "[fetch\n"), "line"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let (code, _, err) = run(&["--config", p.to_str().unwrap(), "check-config"]);
+        assert_eq!(code, 2, "case {i}: {err}");
+        assert!(err.contains(needle), "case {i}: `{needle}` not in: {err}");
+    }
+    // A missing file is a config error too; a usage error is 2 as well.
+    assert_eq!(run(&["--config", "/nonexistent.toml", "check-config"]).0, 2);
+    assert_eq!(run(&["no-such-command"]).0, 2);
+}
+
+#[test]
+fn check_config_masks_secrets_and_applies_env_and_cli_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let out = Command::new(bin())
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "check-config",
+            "--bind",
+            "127.0.0.1:9999",
+        ])
+        .env("CXPULSE_SERVER_BIND", "127.0.0.1:8888")
+        .env("CXPULSE_MODEL_BATCH_SIZE", "4")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("bind = \"127.0.0.1:9999\""),
+        "CLI beats env: {s}"
+    );
+    assert!(s.contains("batch_size = 4"), "env beats file: {s}");
+    assert!(
+        !s.contains(TOKEN) && !s.contains("test-salt-123"),
+        "secrets leaked: {s}"
+    );
+}
+
+#[test]
+fn classify_prints_one_json_line_per_input_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let (code, out, err) = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "classify",
+        "I love these shoes",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["heads"]["emotions"]["labels"]
+        .as_array()
+        .unwrap()
+        .contains(&"joy".into()));
+
+    let mut child = Command::new(bin())
+        .args(["--config", cfg.to_str().unwrap(), "classify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let long = "terrible ".repeat(5000);
+    let input = format!("The delivery was terrible and late\nGreat support, thanks!\n\n{long}\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "one result per line, empty and very long ones included"
+    );
+    assert_eq!(lines[0]["heads"]["sentiment"]["labels"][0], "negative");
+    assert!(lines[1]["heads"]["touchpoints"]["labels"]
+        .as_array()
+        .unwrap()
+        .contains(&"support".into()));
+    assert_eq!(
+        lines[3]["heads"]["sentiment"]["labels"][0], "negative",
+        "long text truncated, not a crash"
+    );
+}
+
+fn write_rows(path: &Path, n: usize) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        writeln!(
+            f,
+            "{{\"id\":\"row-{i}\",\"text\":\"Acme Phone note {i}: {}\",\"published\":\"2026-{:02}-{:02}T{:02}:00:00Z\",\"rating\":{},\"author\":\"user{}\"}}",
+            ["I love it", "delivery was late", "great support, thanks", "too expensive", "it is fine"][i % 5],
+            1 + (i / 28) % 11,
+            1 + i % 28,
+            i % 24,
+            1 + i % 5,
+            i % 97
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn import_trends_posts_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let cfg = cfg.to_str().unwrap();
+    let data = dir.path().join("rows.jsonl");
+    write_rows(&data, 500);
+    let (code, out, err) = run(&[
+        "--config",
+        cfg,
+        "import",
+        "--product",
+        "acme-phone",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("500 stored"), "{out}");
+    // Again: resumable and idempotent.
+    let (code, out, _) = run(&[
+        "--config",
+        cfg,
+        "import",
+        "--product",
+        "acme-phone",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 stored"), "{out}");
+
+    let (code, out, err) = run(&[
+        "--config",
+        cfg,
+        "trends",
+        "--product",
+        "acme-phone",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-01",
+        "--interval",
+        "month",
+        "--label",
+        "touchpoints.delivery",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("total: 500 posts"), "{out}");
+    assert!(out.contains("2026-01-01T00:00:00Z"), "{out}");
+
+    let (code, out, _) = run(&[
+        "--config",
+        cfg,
+        "posts",
+        "--product",
+        "acme-phone",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-01",
+        "--label",
+        "touchpoints.delivery",
+        "--limit",
+        "500",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().count(),
+        100,
+        "every fifth row is about a late delivery"
+    );
+
+    let csv_path = dir.path().join("out.csv");
+    let (code, _, err) = run(&[
+        "--config",
+        cfg,
+        "export",
+        "--product",
+        "acme-phone",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-01",
+        "--format",
+        "csv",
+        "-o",
+        csv_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    assert!(headers.iter().any(|h| h == "emotions.joy"));
+    assert_eq!(r.records().count(), 500);
+    let (code, out, _) = run(&[
+        "--config",
+        cfg,
+        "export",
+        "--product",
+        "acme-phone",
+        "--from",
+        "2026-01-01",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 500);
+
+    let (code, out, _) = run(&["--config", cfg, "verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(run(&["--config", cfg, "trends", "--product", "nope"]).0, 2);
+    assert_eq!(
+        run(&[
+            "--config",
+            cfg,
+            "trends",
+            "--product",
+            "acme-phone",
+            "--interval",
+            "decade"
+        ])
+        .0,
+        2
+    );
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let mut child = Command::new(bin())
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-level",
+            "info",
+            "run",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("store flushed"), "{err}");
+}
+
+/// Kills `cxpulse import` with SIGKILL at random moments of a large import; after every kill the
+/// store must be consistent, and the finished import must hold every row exactly once.
+#[test]
+fn sigkill_during_import_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let data = dir.path().join("big.jsonl");
+    const ROWS: usize = 40_000;
+    write_rows(&data, ROWS);
+    let import = || {
+        Command::new(bin())
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "import",
+                "--product",
+                "acme-phone",
+                "--batch",
+                "256",
+                data.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut interrupted = 0;
+    let mut last = 0usize;
+    let mut delay_ms = 300u64;
+    for round in 0..6 {
+        let mut child = import();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        delay_ms = 150 + (delay_ms * 7 + 113) % 600; // vary the moment of the kill
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let store = cxpulse::store::Store::open(&dir.path().join("db")).unwrap();
+        let r = store.verify().unwrap();
+        assert!(r.problems.is_empty(), "round {round}: {:?}", r.problems);
+        assert!(
+            r.posts >= last,
+            "round {round}: posts went from {last} to {}",
+            r.posts
+        );
+        if r.posts > last && r.posts < ROWS {
+            interrupted += 1;
+        }
+        last = r.posts;
+    }
+    assert!(
+        interrupted >= 1,
+        "no kill landed mid-import (store had {last} posts)"
+    );
+    let status = import().wait().unwrap();
+    assert!(status.success());
+    let store = cxpulse::store::Store::open(&dir.path().join("db")).unwrap();
+    let r = store.verify().unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.posts, ROWS, "every row stored exactly once");
+}

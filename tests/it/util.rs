@@ -1,0 +1,277 @@
+//! Test harness: temp configs, a booted daemon, and a programmable fixture HTTP server on
+//! 127.0.0.1 that serves files from tests/fixtures with the statuses and headers a test scripts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tokio_util::sync::CancellationToken;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    let p = repo().join("tests/fixtures").join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+}
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/rss+xml".into())],
+            body,
+        }
+    }
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: vec![],
+            body: b"error".to_vec(),
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Reply {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// What the server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub at: Instant,
+    pub headers: HeaderMap,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Per path: replies served in order; the last one repeats.
+    script: HashMap<String, Vec<Reply>>,
+    served: HashMap<String, usize>,
+    seen: Vec<Seen>,
+}
+
+#[derive(Clone)]
+pub struct FixtureServer {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FixtureServer {
+    pub async fn start() -> FixtureServer {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FixtureServer { addr, inner }
+    }
+
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        let mut i = self.inner.lock().unwrap();
+        i.script.insert(path.to_string(), replies);
+        i.served.insert(path.to_string(), 0);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.inner
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn serve(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let mut i = inner.lock().unwrap();
+    i.seen.push(Seen {
+        path: path.clone(),
+        at: Instant::now(),
+        headers: req.headers().clone(),
+    });
+    let n = *i.served.get(&path).unwrap_or(&0);
+    let reply = match i.script.get(&path) {
+        Some(r) if !r.is_empty() => r[n.min(r.len() - 1)].clone(),
+        _ => Reply::status(404),
+    };
+    i.served.insert(path, n + 1);
+    let mut b = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+    for (k, v) in &reply.headers {
+        b = b.header(k, v);
+    }
+    b.body(Body::from(reply.body)).unwrap()
+}
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A config for product `acme-phone` with extra source tables appended.
+pub fn config_text(store: &Path, sources: &str) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+api_token = "{TOKEN}"
+max_body_bytes = 65536
+max_batch_texts = 20
+
+[storage]
+path = "{store}"
+author_salt = "test-salt-123"
+
+[model]
+dir = "{model}"
+batch_size = 8
+threads = 1
+
+[fetch]
+contact = "tests@example.com"
+connect_timeout_secs = 2
+read_timeout_secs = 5
+max_body_bytes = 20000
+max_retries = 3
+backoff_base_ms = 50
+backoff_max_secs = 3
+per_host_min_interval_ms = 0
+
+[log]
+level = "warn"
+
+[[products]]
+id = "acme-phone"
+name = "Acme Phone"
+keywords = ["Acme Phone", "Acme"]
+exclusions = ["Acme Corp Tower"]
+{sources}
+"#,
+        store = store.display(),
+        model = repo().join("models/tiny-test").display(),
+    )
+}
+
+pub fn load(text: &str, dir: &Path) -> cxpulse::config::Config {
+    cxpulse::config::from_str(text, "test.toml", dir, Default::default())
+        .expect("test config is valid")
+}
+
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub token: CancellationToken,
+    running: Option<cxpulse::Running>,
+    pub http: reqwest::Client,
+}
+
+impl Daemon {
+    pub async fn start(cfg: cxpulse::config::Config) -> Daemon {
+        let token = CancellationToken::new();
+        let running = cxpulse::start(cfg, token.clone())
+            .await
+            .expect("daemon starts");
+        Daemon {
+            addr: running.addr,
+            token,
+            running: Some(running),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Polls `path` until `pred` holds on the JSON body, or panics with the last body.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, v) = self.get(path).await;
+            if pred(&v) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; last {path}: {v:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.token.cancel();
+        self.running
+            .take()
+            .unwrap()
+            .wait()
+            .await
+            .expect("clean shutdown");
+    }
+}
+
+/// Total of posts stored by the daemon for a product over all time.
+pub async fn total_posts(d: &Daemon, product: &str) -> u64 {
+    let (_, v) = d
+        .get(&format!(
+            "/api/v1/products/{product}/trends?from=2000-01-01&interval=month"
+        ))
+        .await;
+    v["total"]["volume"].as_u64().unwrap_or(0)
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cxpulse")
+}
