@@ -189,12 +189,7 @@ fn head_result(h: &super::HeadSpec, probs: &[f32]) -> HeadResult {
                 .filter(|((_, p), t)| **p >= **t)
                 .map(|((l, _), _)| l.clone())
                 .collect(),
-            scores: h
-                .labels
-                .iter()
-                .cloned()
-                .zip(probs.iter().map(|p| round4(*p)))
-                .collect(),
+            scores: scores(h, probs),
         },
         HeadKind::SingleLabel => {
             let best = probs
@@ -205,15 +200,18 @@ fn head_result(h: &super::HeadSpec, probs: &[f32]) -> HeadResult {
                 .unwrap_or(0);
             HeadResult::Labels {
                 labels: vec![h.labels[best].clone()],
-                scores: h
-                    .labels
-                    .iter()
-                    .cloned()
-                    .zip(probs.iter().map(|p| round4(*p)))
-                    .collect(),
+                scores: scores(h, probs),
             }
         }
     }
+}
+
+fn scores(h: &super::HeadSpec, probs: &[f32]) -> BTreeMap<String, f32> {
+    h.labels
+        .iter()
+        .cloned()
+        .zip(probs.iter().map(|p| round4(*p)))
+        .collect()
 }
 
 /// Four decimals are more than the model's precision and keep JSON and stored posts small.

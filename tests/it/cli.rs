@@ -157,6 +157,13 @@ fn classify_prints_one_json_line_per_input_in_order() {
     );
 }
 
+/// Runs the binary with `--config cfg` and whitespace-separated `args`.
+fn cx(cfg: &str, args: &str) -> (i32, String, String) {
+    let mut all = vec!["--config", cfg];
+    all.extend(args.split_whitespace());
+    run(&all)
+}
+
 fn write_rows(path: &Path, n: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..n {
@@ -181,63 +188,26 @@ fn import_trends_posts_export_round_trip() {
     let cfg = cfg.to_str().unwrap();
     let data = dir.path().join("rows.jsonl");
     write_rows(&data, 500);
-    let (code, out, err) = run(&[
-        "--config",
+    let (code, out, err) = cx(
         cfg,
-        "import",
-        "--product",
-        "acme-phone",
-        data.to_str().unwrap(),
-    ]);
+        &format!("import --product acme-phone {}", data.to_str().unwrap()),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("500 stored"), "{out}");
     // Again: resumable and idempotent.
-    let (code, out, _) = run(&[
-        "--config",
+    let (code, out, _) = cx(
         cfg,
-        "import",
-        "--product",
-        "acme-phone",
-        data.to_str().unwrap(),
-    ]);
+        &format!("import --product acme-phone {}", data.to_str().unwrap()),
+    );
     assert_eq!(code, 0);
     assert!(out.contains("0 stored"), "{out}");
 
-    let (code, out, err) = run(&[
-        "--config",
-        cfg,
-        "trends",
-        "--product",
-        "acme-phone",
-        "--from",
-        "2026-01-01",
-        "--to",
-        "2026-12-01",
-        "--interval",
-        "month",
-        "--label",
-        "touchpoints.delivery",
-    ]);
+    let (code, out, err) = cx(cfg, "trends --product acme-phone --from 2026-01-01 --to 2026-12-01 --interval month --label touchpoints.delivery");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("total: 500 posts"), "{out}");
     assert!(out.contains("2026-01-01T00:00:00Z"), "{out}");
 
-    let (code, out, _) = run(&[
-        "--config",
-        cfg,
-        "posts",
-        "--product",
-        "acme-phone",
-        "--from",
-        "2026-01-01",
-        "--to",
-        "2026-12-01",
-        "--label",
-        "touchpoints.delivery",
-        "--limit",
-        "500",
-        "--json",
-    ]);
+    let (code, out, _) = cx(cfg, "posts --product acme-phone --from 2026-01-01 --to 2026-12-01 --label touchpoints.delivery --limit 500 --json");
     assert_eq!(code, 0);
     assert_eq!(
         out.lines().count(),
@@ -246,54 +216,30 @@ fn import_trends_posts_export_round_trip() {
     );
 
     let csv_path = dir.path().join("out.csv");
-    let (code, _, err) = run(&[
-        "--config",
+    let (code, _, err) = cx(
         cfg,
-        "export",
-        "--product",
-        "acme-phone",
-        "--from",
-        "2026-01-01",
-        "--to",
-        "2026-12-01",
-        "--format",
-        "csv",
-        "-o",
-        csv_path.to_str().unwrap(),
-    ]);
+        &format!(
+            "export --product acme-phone --from 2026-01-01 --to 2026-12-01 --format csv -o {}",
+            csv_path.to_str().unwrap()
+        ),
+    );
     assert_eq!(code, 0, "{err}");
     let mut r = csv::Reader::from_path(&csv_path).unwrap();
     let headers = r.headers().unwrap().clone();
     assert!(headers.iter().any(|h| h == "emotions.joy"));
     assert_eq!(r.records().count(), 500);
-    let (code, out, _) = run(&[
-        "--config",
+    let (code, out, _) = cx(
         cfg,
-        "export",
-        "--product",
-        "acme-phone",
-        "--from",
-        "2026-01-01",
-        "--format",
-        "jsonl",
-    ]);
+        "export --product acme-phone --from 2026-01-01 --format jsonl",
+    );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 500);
 
-    let (code, out, _) = run(&["--config", cfg, "verify"]);
+    let (code, out, _) = cx(cfg, "verify");
     assert_eq!(code, 0, "{out}");
-    assert_eq!(run(&["--config", cfg, "trends", "--product", "nope"]).0, 2);
+    assert_eq!(cx(cfg, "trends --product nope").0, 2);
     assert_eq!(
-        run(&[
-            "--config",
-            cfg,
-            "trends",
-            "--product",
-            "acme-phone",
-            "--interval",
-            "decade"
-        ])
-        .0,
+        cx(cfg, "trends --product acme-phone --interval decade").0,
         2
     );
 }
@@ -364,11 +310,10 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
     };
     let mut interrupted = 0;
     let mut last = 0usize;
-    let mut delay_ms = 300u64;
-    for round in 0..6 {
+    let mut delay_ms = 400u64;
+    for round in 0..20 {
         let mut child = import();
         std::thread::sleep(Duration::from_millis(delay_ms));
-        delay_ms = 150 + (delay_ms * 7 + 113) % 600; // vary the moment of the kill
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let store = cxpulse::store::Store::open(&dir.path().join("db")).unwrap();
@@ -382,7 +327,17 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
         if r.posts > last && r.posts < ROWS {
             interrupted += 1;
         }
+        // Killed before the first batch landed (slow start): give the next round longer;
+        // otherwise vary the moment of the kill.
+        delay_ms = if r.posts == last {
+            delay_ms + 300
+        } else {
+            150 + (delay_ms * 7 + 113) % 500
+        };
         last = r.posts;
+        if interrupted >= 3 || last == ROWS {
+            break;
+        }
     }
     assert!(
         interrupted >= 1,

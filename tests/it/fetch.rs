@@ -1,0 +1,164 @@
+//! The polite fetch layer on its own: robots.txt, rate limits, conditional GET, size caps.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cxpulse::config::FetchConfig;
+use cxpulse::metrics::Metrics;
+use cxpulse::sources::fetch::{FetchKind, Fetched};
+use cxpulse::sources::{FetchError, Fetcher};
+
+use crate::util::*;
+
+fn cfg() -> FetchConfig {
+    FetchConfig {
+        user_agent: "cxpulse/test (+tests@example.com)".into(),
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(3),
+        max_body_bytes: 10_000,
+        max_retries: 2,
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_secs(2),
+        per_host_min_interval: Duration::from_millis(0),
+        per_host_concurrency: 2,
+        respect_robots: true,
+        max_items_per_fetch: 100,
+    }
+}
+
+#[tokio::test]
+async fn robots_txt_is_honoured_for_pages_only() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/robots.txt",
+        vec![Reply::ok(b"User-agent: *\nDisallow: /private/\n\nUser-agent: cxpulse\nDisallow: /reviews/hidden\n".to_vec())],
+    );
+    srv.script(
+        "/reviews/hidden",
+        vec![Reply::ok(b"<html>hidden</html>".to_vec())],
+    );
+    srv.script(
+        "/reviews/open",
+        vec![Reply::ok(b"<html>open</html>".to_vec())],
+    );
+    let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    let e = f
+        .get(&srv.url("/reviews/hidden"), FetchKind::Page)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::Robots { .. }), "{e}");
+    assert!(
+        srv.seen("/reviews/hidden").is_empty(),
+        "a disallowed page is never requested"
+    );
+    assert!(matches!(
+        f.get(&srv.url("/reviews/open"), FetchKind::Page)
+            .await
+            .unwrap(),
+        Fetched::Fresh(_)
+    ));
+    // robots.txt was read once and cached.
+    assert_eq!(srv.seen("/robots.txt").len(), 1);
+    // Feeds are for machines: robots rules for pages do not apply.
+    assert!(f
+        .get(&srv.url("/reviews/hidden"), FetchKind::Feed)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn unreachable_robots_means_disallow_and_missing_means_allow() {
+    let srv = FixtureServer::start().await;
+    srv.script("/robots.txt", vec![Reply::status(503)]);
+    srv.script("/page", vec![Reply::ok(b"x".to_vec())]);
+    let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    assert!(matches!(
+        f.get(&srv.url("/page"), FetchKind::Page).await,
+        Err(FetchError::Robots { .. })
+    ));
+
+    let srv2 = FixtureServer::start().await; // no robots.txt at all: 404
+    srv2.script("/page", vec![Reply::ok(b"x".to_vec())]);
+    assert!(f.get(&srv2.url("/page"), FetchKind::Page).await.is_ok());
+}
+
+#[tokio::test]
+async fn conditional_get_and_size_cap_and_permanent_errors() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/feed",
+        vec![
+            Reply::ok(b"v1".to_vec())
+                .header("etag", "\"abc\"")
+                .header("last-modified", "Mon, 16 Nov 2026 10:00:00 GMT"),
+            Reply::status(304),
+        ],
+    );
+    srv.script("/huge", vec![Reply::ok(vec![b'x'; 10_001])]);
+    srv.script("/gone", vec![Reply::status(410)]);
+    let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    assert!(matches!(
+        f.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap(),
+        Fetched::Fresh(_)
+    ));
+    assert!(matches!(
+        f.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap(),
+        Fetched::NotModified
+    ));
+    let seen = srv.seen("/feed");
+    assert_eq!(seen[1].headers["if-none-match"], "\"abc\"");
+    assert_eq!(
+        seen[1].headers["if-modified-since"],
+        "Mon, 16 Nov 2026 10:00:00 GMT"
+    );
+    assert!(matches!(
+        f.get(&srv.url("/huge"), FetchKind::Feed).await,
+        Err(FetchError::TooLarge { .. })
+    ));
+    // A 410 is not retried: it will not get better.
+    assert!(matches!(
+        f.get(&srv.url("/gone"), FetchKind::Feed).await,
+        Err(FetchError::Status { status: 410, .. })
+    ));
+    assert_eq!(srv.seen("/gone").len(), 1);
+    // Exhausted retries report the last status.
+    srv.script("/down", vec![Reply::status(502)]);
+    assert!(matches!(
+        f.get(&srv.url("/down"), FetchKind::Feed).await,
+        Err(FetchError::Status { status: 502, .. })
+    ));
+    assert_eq!(
+        srv.seen("/down").len(),
+        3,
+        "one try and max_retries = 2 retries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_rate_limit_spaces_requests() {
+    let srv = FixtureServer::start().await;
+    srv.script("/a", vec![Reply::ok(b"a".to_vec())]);
+    let mut c = cfg();
+    c.per_host_min_interval = Duration::from_millis(200);
+    let f = Arc::new(Fetcher::new(c, Arc::new(Metrics::new())).unwrap());
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let f = f.clone();
+            let u = srv.url("/a");
+            tokio::spawn(async move { f.get(&u, FetchKind::Feed).await.is_ok() })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap());
+    }
+    let mut at: Vec<Instant> = srv.seen("/a").iter().map(|s| s.at).collect();
+    at.sort();
+    for w in at.windows(2) {
+        assert!(
+            w[1].duration_since(w[0]) >= Duration::from_millis(190),
+            "requests closer than the host interval"
+        );
+    }
+    assert!(start.elapsed() >= Duration::from_millis(590));
+}
