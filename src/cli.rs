@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier::Classifier;
@@ -15,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{CursorUpdate, Normaliser, Pipeline};
 use crate::sources::file::{read_slice, FileSpec};
 use crate::store::{PostQuery, Store};
-use crate::timeutil::{format_ms, parse_time_ms};
+use crate::timeutil::parse_time_ms;
 use crate::trends::{self, Interval};
 
 /// Exit status for usage and configuration errors (clap uses 2 for usage errors too).
@@ -167,7 +168,7 @@ pub struct PostsArgs {
     /// Only posts with this label (head.label or a bare label)
     #[arg(long)]
     pub label: Option<String>,
-    /// With --label: minimum probability of that label
+    /// Minimum probability of --label; without --label, of the strongest non-neutral emotion
     #[arg(long)]
     pub min_score: Option<f32>,
     #[arg(long, default_value_t = 20)]
@@ -518,19 +519,31 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
         .interval
         .parse()
         .map_err(|e: String| usage(anyhow!("--interval: {e}")))?;
-    let store = Store::open(&cfg.storage.path)?;
-    let t = trends::trends(
-        &store,
-        &a.range.product,
-        from,
-        to,
-        interval,
-        a.range.source.as_deref(),
-    )
-    .map_err(|e| match e {
-        trends::TrendError::Store(s) => CliError::from(s),
-        other => usage(other),
-    })?;
+    let t = match Reader::open(cfg)? {
+        Reader::Store(store) => trends::trends(
+            &store,
+            &a.range.product,
+            from,
+            to,
+            interval,
+            a.range.source.as_deref(),
+        )
+        .map_err(|e| match e {
+            trends::TrendError::Store(s) => CliError::from(s),
+            other => usage(other),
+        })?,
+        Reader::Api(api) => {
+            let mut q = format!(
+                "/api/v1/products/{}/trends?from={from}&to={to}&interval={}",
+                a.range.product, a.interval
+            );
+            if let Some(s) = &a.range.source {
+                q.push_str(&format!("&source={}", enc(s)));
+            }
+            serde_json::from_value(api.get(&q)?)
+                .context("unexpected trends answer from the daemon")?
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&t).context("encoding")?);
         return Ok(());
@@ -606,151 +619,146 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
 
 fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
     let (from, to) = range(cfg, &a.range)?;
-    if a.limit == 0 || a.limit > 10_000 {
-        return Err(usage(anyhow!("--limit must be 1..=10000")));
+    if a.limit == 0 || a.limit > 500 {
+        return Err(usage(anyhow!("--limit must be 1..=500")));
     }
-    let store = Store::open(&cfg.storage.path)?;
-    let page = store.posts_page(&PostQuery {
-        product: a.range.product.clone(),
-        from_ms: from,
-        to_ms: to,
-        source: a.range.source.clone(),
-        label: a.label.clone(),
-        min_score: a.min_score,
-        limit: a.limit,
-        after: None,
-    })?;
+    let posts: Vec<Value> = match Reader::open(cfg)? {
+        Reader::Store(store) => store
+            .posts_page(&PostQuery {
+                product: a.range.product.clone(),
+                from_ms: from,
+                to_ms: to,
+                source: a.range.source.clone(),
+                label: a.label.clone(),
+                min_score: a.min_score,
+                limit: a.limit,
+                after: None,
+            })?
+            .posts
+            .iter()
+            .map(crate::api::post_json)
+            .collect(),
+        Reader::Api(api) => {
+            let mut q = format!(
+                "/api/v1/products/{}/posts?from={from}&to={to}&limit={}",
+                a.range.product, a.limit
+            );
+            for (k, v) in [
+                ("source", a.range.source.clone()),
+                ("label", a.label.clone()),
+                ("min_score", a.min_score.map(|m| m.to_string())),
+            ] {
+                if let Some(v) = v {
+                    q.push_str(&format!("&{k}={}", enc(&v)));
+                }
+            }
+            api.get(&q)?["posts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
     let mut out = std::io::stdout().lock();
-    for p in &page.posts {
+    for p in &posts {
         if a.json {
-            writeln!(out, "{}", crate::api::post_json(p)).context("writing")?;
+            writeln!(out, "{p}").context("writing")?;
             continue;
         }
-        let labels: Vec<String> = p
-            .classification
-            .heads
-            .iter()
-            .filter_map(|(h, r)| match r {
-                crate::post::HeadResult::Labels { labels, .. }
-                    if h != "brand_authenticity" || labels.iter().any(|l| l != "none") =>
-                {
-                    Some(labels.join("+"))
-                }
-                _ => None,
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-        let text: String = p
-            .text
-            .chars()
-            .take(100)
-            .collect::<String>()
-            .replace('\n', " ");
-        writeln!(
-            out,
-            "{}  {:<12} {:>4}  [{}] {}",
-            format_ms(p.published_ms),
-            p.source,
-            p.rating
-                .map(|r| format!("{:.1}", r * 5.0))
-                .unwrap_or_else(|| "-".into()),
-            if p.classification.is_scored() {
-                labels.join(" ")
-            } else {
-                format!("lang:{}", p.language)
-            },
-            text
-        )
-        .context("writing")?;
+        writeln!(out, "{}", post_line(p)).context("writing")?;
     }
-    if page.posts.is_empty() {
+    if posts.is_empty() {
         eprintln!("no posts match");
     }
     Ok(())
 }
 
+/// One table line for a post (its JSON view): time, source, stars, labels, start of the text.
+fn post_line(p: &Value) -> String {
+    let heads = p["classification"]["heads"].as_object();
+    let labels: Vec<String> = heads
+        .map(|h| {
+            h.iter()
+                .filter_map(|(name, r)| {
+                    let l: Vec<&str> = r["labels"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    // "none" of brand authenticity is the usual case, not worth a column.
+                    let hide = l.is_empty() || (name == "brand_authenticity" && l == ["none"]);
+                    (!hide).then(|| l.join("+"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let text: String = p["text"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect::<String>()
+        .replace('\n', " ");
+    format!(
+        "{}  {:<14} {:>4}  [{}] {}",
+        p["published"].as_str().unwrap_or("-"),
+        p["source"].as_str().unwrap_or("-"),
+        p["rating"]
+            .as_f64()
+            .map(|r| format!("{:.1}", r * 5.0))
+            .unwrap_or_else(|| "-".into()),
+        if heads.is_some_and(|h| !h.is_empty()) {
+            labels.join(" ")
+        } else {
+            format!("lang:{}", p["language"].as_str().unwrap_or("?"))
+        },
+        text
+    )
+}
+
 fn export(cfg: &Config, a: &ExportArgs) -> Result<(), CliError> {
     let (from, to) = range(cfg, &a.range)?;
-    let store = Store::open(&cfg.storage.path)?;
+    let reader = Reader::open(cfg)?;
     let sink: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let slots = store.slots();
-    let mut n = 0usize;
-    match a.format {
-        ExportFormat::Jsonl => {
-            let mut w = sink;
+    let mut w = Exporter::new(a.format, sink, reader.slot_names()?);
+    match &reader {
+        Reader::Store(store) => {
             for p in store.scan_posts(&a.range.product, from, to) {
                 let p = p?;
-                if a.range.source.as_ref().is_some_and(|s| s != &p.source) {
-                    continue;
+                if a.range.source.as_ref().is_none_or(|s| s == &p.source) {
+                    w.write(&crate::api::post_json(&p))?;
                 }
-                writeln!(w, "{}", crate::api::post_json(&p)).context("writing")?;
-                n += 1;
             }
-            w.flush().context("writing")?;
         }
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(sink);
-            let mut header: Vec<String> = [
-                "id",
-                "product",
-                "source",
-                "external_id",
-                "published",
-                "language",
-                "rating",
-                "author",
-                "url",
-                "channel",
-                "title",
-                "text",
-                "labels",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            header.extend(slots.iter().map(|s| s.name()));
-            w.write_record(&header).context("writing")?;
-            for p in store.scan_posts(&a.range.product, from, to) {
-                let p = p?;
-                if a.range.source.as_ref().is_some_and(|s| s != &p.source) {
-                    continue;
-                }
-                let (scores, labels) =
-                    crate::store::codec::classification_to_slots(&p.classification, &slots);
-                let mut row = vec![
-                    p.id.to_hex(),
-                    p.product.clone(),
-                    p.source.clone(),
-                    p.external_id.clone(),
-                    format_ms(p.published_ms),
-                    p.language.clone(),
-                    p.rating.map(|r| format!("{r:.3}")).unwrap_or_default(),
-                    p.author.clone().unwrap_or_default(),
-                    p.url.clone().unwrap_or_default(),
-                    p.channel.clone().unwrap_or_default(),
-                    p.title.clone().unwrap_or_default(),
-                    p.text.clone(),
-                    labels
-                        .iter()
-                        .map(|&i| slots[i as usize].name())
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                ];
-                row.extend(
-                    (0..slots.len())
-                        .map(|i| scores.get(i).map(|s| format!("{s:.4}")).unwrap_or_default()),
+        Reader::Api(api) => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut q = format!(
+                    "/api/v1/products/{}/posts?from={from}&to={to}&limit=500",
+                    a.range.product
                 );
-                w.write_record(&row).context("writing")?;
-                n += 1;
+                if let Some(s) = &a.range.source {
+                    q.push_str(&format!("&source={}", enc(s)));
+                }
+                if let Some(c) = &cursor {
+                    q.push_str(&format!("&cursor={}", enc(c)));
+                }
+                let page = api.get(&q)?;
+                for p in page["posts"].as_array().into_iter().flatten() {
+                    w.write(p)?;
+                }
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => break,
+                }
             }
-            w.flush().context("writing")?;
         }
     }
+    let n = w.finish()?;
     eprintln!("exported {n} posts");
     if n == 0 && a.range.from.is_none() {
         return Err(
@@ -758,4 +766,230 @@ fn export(cfg: &Config, a: &ExportArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// Writes post views as JSON lines or CSV (one score column per `head.label`).
+struct Exporter {
+    format: ExportFormat,
+    jsonl: Option<Box<dyn Write>>,
+    csv: Option<csv::Writer<Box<dyn Write>>>,
+    slots: Vec<(String, String)>,
+    n: usize,
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "source",
+    "external_id",
+    "published",
+    "language",
+    "rating",
+    "author",
+    "url",
+    "channel",
+    "title",
+    "text",
+    "labels",
+];
+
+impl Exporter {
+    fn new(format: ExportFormat, sink: Box<dyn Write>, slots: Vec<(String, String)>) -> Exporter {
+        match format {
+            ExportFormat::Jsonl => Exporter {
+                format,
+                jsonl: Some(sink),
+                csv: None,
+                slots,
+                n: 0,
+            },
+            ExportFormat::Csv => Exporter {
+                format,
+                jsonl: None,
+                csv: Some(csv::Writer::from_writer(sink)),
+                slots,
+                n: 0,
+            },
+        }
+    }
+
+    fn write(&mut self, p: &Value) -> Result<(), CliError> {
+        if self.n == 0 {
+            if let Some(w) = &mut self.csv {
+                let mut header: Vec<String> = CSV_COLUMNS.iter().map(|s| s.to_string()).collect();
+                header.extend(self.slots.iter().map(|(h, l)| format!("{h}.{l}")));
+                w.write_record(&header).context("writing")?;
+            }
+        }
+        self.n += 1;
+        match self.format {
+            ExportFormat::Jsonl => {
+                let w = self.jsonl.as_mut().expect("jsonl sink");
+                writeln!(w, "{p}").context("writing")?;
+            }
+            ExportFormat::Csv => {
+                let heads = &p["classification"]["heads"];
+                let mut labels = Vec::new();
+                let mut scores = Vec::new();
+                for (h, l) in &self.slots {
+                    let head = &heads[h];
+                    let score = if head["score"].is_number() {
+                        &head["score"]
+                    } else {
+                        &head["scores"][l]
+                    };
+                    scores.push(
+                        score
+                            .as_f64()
+                            .map(|s| format!("{s:.4}"))
+                            .unwrap_or_default(),
+                    );
+                    let on = head["labels"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == l.as_str()))
+                        || (head["score"].as_f64().is_some_and(|s| s >= 0.5));
+                    if on {
+                        labels.push(format!("{h}.{l}"));
+                    }
+                }
+                let field = |k: &str| match &p[k] {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let mut row: Vec<String> = CSV_COLUMNS[..12].iter().map(|k| field(k)).collect();
+                row.push(labels.join(";"));
+                row.extend(scores);
+                self.csv
+                    .as_mut()
+                    .expect("csv sink")
+                    .write_record(&row)
+                    .context("writing")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<usize, CliError> {
+        if let Some(w) = &mut self.jsonl {
+            w.flush().context("writing")?;
+        }
+        if let Some(w) = &mut self.csv {
+            w.flush().context("writing")?;
+        }
+        Ok(self.n)
+    }
+}
+
+/// Where read commands get their data: the store itself, or — while a running daemon holds the
+/// store's lock — that daemon's HTTP API, so analysts can query a live instance.
+enum Reader {
+    Store(Store),
+    Api(ApiClient),
+}
+
+impl Reader {
+    fn open(cfg: &Config) -> Result<Reader, CliError> {
+        match Store::open(&cfg.storage.path) {
+            Ok(s) => Ok(Reader::Store(s)),
+            Err(crate::store::StoreError::Locked { .. }) => {
+                let api = ApiClient::new(cfg)?;
+                // Make sure it is really our daemon answering before trusting it.
+                api.get("/api/v1/health").map_err(|e| {
+                    CliError::from(anyhow!(
+                        "the store is locked by another process and no daemon answers at {}: {:#}",
+                        api.base,
+                        e.error
+                    ))
+                })?;
+                eprintln!(
+                    "(the daemon is running: reading through its API at {})",
+                    api.base
+                );
+                Ok(Reader::Api(api))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every (head, label) known, in the store's slot order, for CSV columns.
+    fn slot_names(&self) -> Result<Vec<(String, String)>, CliError> {
+        match self {
+            Reader::Store(s) => Ok(s
+                .slots()
+                .iter()
+                .map(|s| (s.head.clone(), s.label.clone()))
+                .collect()),
+            Reader::Api(api) => {
+                // The daemon's model defines the columns.
+                let v = api.get("/api/v1/health")?;
+                let mut out = Vec::new();
+                for h in v["model"]["heads"].as_array().into_iter().flatten() {
+                    let name = h["name"].as_str().unwrap_or_default().to_string();
+                    for l in h["labels"].as_array().into_iter().flatten() {
+                        out.push((name.clone(), l.as_str().unwrap_or_default().to_string()));
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Percent-encodes a query-string value.
+fn enc(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+struct ApiClient {
+    base: String,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    fn new(cfg: &Config) -> Result<ApiClient, CliError> {
+        let mut addr = cfg.server.bind;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        Ok(ApiClient {
+            base: format!("http://{addr}"),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("runtime")?,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .context("HTTP client")?,
+        })
+    }
+
+    fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, CliError> {
+        self.rt.block_on(async {
+            let r = req.send().await.context("daemon API request")?;
+            let status = r.status();
+            let text = r.text().await.context("daemon API answer")?;
+            let v: Value = serde_json::from_str(&text).context("daemon API answer is not JSON")?;
+            if status.is_success() {
+                Ok(v)
+            } else {
+                let err = anyhow!(
+                    "{} ({})",
+                    v["message"].as_str().unwrap_or("request failed"),
+                    v["code"]
+                );
+                Err(if status.is_client_error() {
+                    usage(err)
+                } else {
+                    err.into()
+                })
+            }
+        })
+    }
 }

@@ -44,7 +44,7 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Classifier(#[from] ClassifierError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]
@@ -82,12 +82,7 @@ impl Running {
 /// daemon is serving.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, RunError> {
     let config = Arc::new(config);
-    let store = {
-        let path = config.storage.path.clone();
-        tokio::task::spawn_blocking(move || Store::open(&path))
-            .await
-            .map_err(|e| RunError::Task(e.to_string()))??
-    };
+    let store = open_store(&config.storage.path).await?;
     let model_cfg = config.model.clone();
     let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model_cfg))
         .await
@@ -183,6 +178,27 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     });
     Ok(Running { addr, handle })
 }
+
+/// Opens the store, waiting a little while another process holds its lock: a CLI read command
+/// holds it for a moment, and a daemon started at that moment should not give up.
+async fn open_store(path: &std::path::Path) -> Result<Store, RunError> {
+    let deadline = Instant::now() + STORE_LOCK_WAIT;
+    loop {
+        let p = path.to_path_buf();
+        let r = tokio::task::spawn_blocking(move || Store::open(&p))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))?;
+        match r {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// How long the daemon waits for a store locked by another process before it gives up.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until `shutdown` is cancelled, then stops fetching, drains the classifier,
 /// flushes the store and returns.

@@ -137,6 +137,8 @@ pub async fn run_source(
                         }
                     }
                     Err(err) => {
+                        // The items were fetched but not stored: the next poll must see them again.
+                        task.source.rewind();
                         failures += 1;
                         e.consecutive_failures = failures;
                         e.last_error = Some(LastError {

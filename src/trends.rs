@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::{Aggregate, Granularity, Slot, Store, StoreError};
 use crate::timeutil::format_ms;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Interval {
     Hour,
@@ -84,7 +84,7 @@ impl Interval {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabelStat {
     /// Mean probability over scored posts.
     pub mean: f64,
@@ -94,7 +94,7 @@ pub struct LabelStat {
     pub dominant: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Point {
     pub start: String,
     pub start_ms: i64,
@@ -145,7 +145,7 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trends {
     pub product: String,
     pub interval: Interval,

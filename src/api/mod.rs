@@ -127,7 +127,18 @@ async fn health(State(st): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": st.started.elapsed().as_secs(),
-        "model": {"name": spec.name, "version": spec.version, "languages": spec.languages},
+        "model": {
+            "name": spec.name,
+            "version": spec.version,
+            "languages": spec.languages,
+            "heads": spec.slots().iter().fold(Vec::<Value>::new(), |mut acc, s| {
+                match acc.iter_mut().find(|h| h["name"] == s.head.as_str()) {
+                    Some(h) => h["labels"].as_array_mut().expect("labels array").push(json!(s.label)),
+                    None => acc.push(json!({"name": s.head, "labels": [s.label]})),
+                }
+                acc
+            }),
+        },
         "store": {"posts": st.store.post_count()},
     }))
 }

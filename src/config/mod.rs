@@ -20,7 +20,8 @@ use thiserror::Error;
 pub use raw::{FileColumns, FileFormat, RawConfig, RawProduct, SourceConfig};
 
 /// Environment variables that override config keys. Kept in one table so `check-config` and the
-/// README can list them and so nothing else reads the environment behind the config's back.
+/// README can list them. (The one other variable cxpulse reads is ONNX Runtime's own
+/// `ORT_DYLIB_PATH`, a fallback *below* `model.ort_dylib_path`, in `classifier::dylib_candidates`.)
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("CXPULSE_SERVER_BIND", "server.bind"),
     ("CXPULSE_API_TOKEN", "server.api_token"),
@@ -37,7 +38,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -242,6 +243,28 @@ fn invalid(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Like [`invalid`], but a value that came from the environment or the command line has no line
+/// in the file to point at: say where it came from instead.
+fn invalid_from(
+    text: &str,
+    key: &str,
+    overridden: bool,
+    message: impl Into<String>,
+) -> ConfigError {
+    if overridden {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            line: None,
+            message: format!(
+                "{} (value from the environment or command line)",
+                message.into()
+            ),
+        }
+    } else {
+        invalid(text, key, message)
+    }
+}
+
 fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
@@ -253,24 +276,26 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 fn parse_num<T: std::str::FromStr>(text: &str, key: &str, v: &str) -> Result<T, ConfigError> {
     v.trim()
         .parse()
-        .map_err(|_| invalid(text, key, format!("`{v}` is not a valid number")))
+        .map_err(|_| invalid_from(text, key, true, format!("`{v}` is not a valid number")))
 }
 
 fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Config, ConfigError> {
     let bind_s = ov.bind.clone().unwrap_or(raw.server.bind.clone());
     let bind: SocketAddr = bind_s.parse().map_err(|_| {
-        invalid(
+        invalid_from(
             text,
             "server.bind",
+            ov.bind.is_some(),
             format!("`{bind_s}` is not an address like 127.0.0.1:7878"),
         )
     })?;
     let api_token = ov.api_token.clone().or(raw.server.api_token.clone());
     if let Some(t) = &api_token {
         if t.len() < 16 {
-            return Err(invalid(
+            return Err(invalid_from(
                 text,
                 "server.api_token",
+                ov.api_token.is_some(),
                 "must be at least 16 characters (it guards every write endpoint)",
             ));
         }
@@ -292,14 +317,20 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         None => raw.model.batch_size,
     };
     if !(1..=256).contains(&batch_size) {
-        return Err(invalid(
+        return Err(invalid_from(
             text,
             "model.batch_size",
+            ov.model_batch_size.is_some(),
             "must be between 1 and 256",
         ));
     }
     if !(1..=64).contains(&model_threads) {
-        return Err(invalid(text, "model.threads", "must be between 1 and 64"));
+        return Err(invalid_from(
+            text,
+            "model.threads",
+            ov.model_threads.is_some(),
+            "must be between 1 and 64",
+        ));
     }
     let model_dir = resolve(base, &ov.model_dir.clone().unwrap_or(raw.model.dir.clone()));
     let ort_dylib_path = ov
@@ -318,9 +349,10 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         .or(raw.storage.author_salt.clone())
         .unwrap_or_default();
     if raw.storage.pseudonymise_authors && author_salt.len() < 8 {
-        return Err(invalid(
+        return Err(invalid_from(
             text,
             "storage.author_salt",
+            ov.author_salt.is_some(),
             "must be set (8+ characters) while storage.pseudonymise_authors is true; \
              set it in the file or in CXPULSE_AUTHOR_SALT",
         ));
@@ -328,9 +360,10 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
 
     let contact = ov.contact.clone().unwrap_or(raw.fetch.contact.clone());
     if contact.trim().is_empty() {
-        return Err(invalid(
+        return Err(invalid_from(
             text,
             "fetch.contact",
+            ov.contact.is_some(),
             "must name a contact (URL or e-mail) so site owners can reach you",
         ));
     }
@@ -373,17 +406,19 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         "json" => true,
         "text" => false,
         other => {
-            return Err(invalid(
+            return Err(invalid_from(
                 text,
                 "log.format",
+                ov.log_format.is_some(),
                 format!("`{other}` is not one of: text, json"),
             ))
         }
     };
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-        return Err(invalid(
+        return Err(invalid_from(
             text,
             "log.level",
+            ov.log_level.is_some(),
             format!("`{level}` is not a log filter (e.g. info, debug, cxpulse=debug)"),
         ));
     }
@@ -665,6 +700,14 @@ interval_secs = 60
             .unwrap_err()
             .to_string();
         assert!(e.contains("model.threads"), "{e}");
+        let env = Overrides::from_env_with(|k| (k == "CXPULSE_MODEL_THREADS").then(|| "0".into()));
+        let e = from_str(MINIMAL, "t", Path::new("/tmp"), env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("environment or command line") && !e.contains("line "),
+            "{e}"
+        );
     }
 
     #[test]

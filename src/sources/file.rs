@@ -78,10 +78,7 @@ pub fn read_slice(
     };
     let mut f = std::fs::File::open(&spec.path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
-    let mut cur: FileCursor = match cursor {
-        Some(b) => serde_json::from_slice(b).unwrap_or_default(),
-        None => FileCursor::default(),
-    };
+    let mut cur: FileCursor = super::decode_cursor(&spec.path.display().to_string(), cursor);
     // A file that shrank or whose beginning changed was replaced: start over (already stored
     // rows are recognised as duplicates, so nothing is counted twice).
     if cur.offset > len

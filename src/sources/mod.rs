@@ -23,8 +23,6 @@ pub enum SourceError {
     Io { path: String, message: String },
     #[error("unparseable {what}: {message}")]
     Parse { what: &'static str, message: String },
-    #[error("stored cursor is unreadable ({0}); starting over (duplicates are skipped)")]
-    BadCursor(String),
 }
 
 impl SourceError {
@@ -34,7 +32,6 @@ impl SourceError {
             SourceError::Fetch(f) => f.reason(),
             SourceError::Io { .. } => "io",
             SourceError::Parse { .. } => "parse",
-            SourceError::BadCursor(_) => "bad_cursor",
         }
     }
 }
@@ -57,6 +54,26 @@ pub trait Source: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Fetches what is new since `cursor` (the value this source returned last time, once stored).
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError>;
+
+    /// Called when the items of the last poll could not be stored: forget anything that would
+    /// make the next poll skip them (e.g. a conditional-GET validator).
+    fn rewind(&self) {}
+}
+
+/// A source's stored cursor, or the default (start over) when it cannot be read — logged, since
+/// starting over re-reads old items (they are recognised as duplicates, so nothing is counted twice).
+pub fn decode_cursor<T: serde::de::DeserializeOwned + Default>(
+    source: &str,
+    cursor: Option<&[u8]>,
+) -> T {
+    match cursor.map(serde_json::from_slice::<T>) {
+        None => T::default(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            tracing::warn!(source, error = %e, "stored cursor is unreadable; starting over");
+            T::default()
+        }
+    }
 }
 
 /// Builds the source a config entry describes.

@@ -97,11 +97,12 @@ impl Source for RssSource {
         "rss"
     }
 
+    fn rewind(&self) {
+        self.fetcher.forget_validators(&self.cfg.url);
+    }
+
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
-        let prev: RssCursor = match cursor {
-            Some(b) => serde_json::from_slice(b).unwrap_or_default(),
-            None => RssCursor::default(),
-        };
+        let prev: RssCursor = super::decode_cursor(&self.cfg.name, cursor);
         let body = match self.fetcher.get(&self.cfg.url, FetchKind::Feed).await? {
             Fetched::NotModified => return Ok(Poll::default()),
             Fetched::Fresh(b) => b,

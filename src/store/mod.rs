@@ -24,7 +24,7 @@ use crate::post::{Post, PostId};
 pub enum StoreError {
     #[error("the store at {path} is in use by another cxpulse process (is the daemon running? stop it, or use the HTTP API)")]
     Locked { path: PathBuf },
-    #[error("cannot open the store at {path}: {source}")]
+    #[error("cannot open the store at {path}")]
     Open {
         path: PathBuf,
         #[source]
@@ -278,11 +278,6 @@ impl Store {
             .cursors
             .get(keys::cursor_key(source))?
             .map(|v| v.to_vec()))
-    }
-
-    pub fn set_cursor(&self, source: &str, cursor: &[u8]) -> Result<(), StoreError> {
-        self.cursors.insert(keys::cursor_key(source), cursor)?;
-        Ok(())
     }
 
     pub fn post_count(&self) -> usize {

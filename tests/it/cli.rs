@@ -350,3 +350,73 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.posts, ROWS, "every row stored exactly once");
 }
+
+/// While the daemon holds the store, read commands go through its API and give the same answers.
+#[test]
+fn read_commands_use_the_running_daemons_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("rows.jsonl");
+    write_rows(&data, 120);
+    let sources = format!(
+        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n",
+        data.display()
+    );
+    let text = config_text(&dir.path().join("db"), &sources).replace(
+        "bind = \"127.0.0.1:0\"",
+        &format!("bind = \"127.0.0.1:{port}\""),
+    );
+    let cfg_path = dir.path().join("cxpulse.toml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = cfg_path.to_str().unwrap();
+    let mut daemon = Command::new(bin())
+        .args(["--config", cfg, "run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        let r = cx(
+            cfg,
+            "trends --product acme-phone --from 2026-01-01 --to 2026-12-01 --interval month",
+        );
+        if r.0 == 0 && r.1.contains("total: 120 posts") {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon never served 120 posts: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(out.2.contains("reading through its API"), "{}", out.2);
+    let (code, posts, _) = cx(cfg, "posts --product acme-phone --from 2026-01-01 --to 2026-12-01 --label touchpoints.delivery --limit 500 --json");
+    assert_eq!(code, 0);
+    assert_eq!(posts.lines().count(), 24);
+    let csv_path = dir.path().join("live.csv");
+    let (code, _, err) = cx(
+        cfg,
+        &format!(
+            "export --product acme-phone --from 2026-01-01 --to 2026-12-01 --format csv -o {}",
+            csv_path.display()
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    assert!(r
+        .headers()
+        .unwrap()
+        .iter()
+        .any(|h| h == "touchpoints.delivery"));
+    assert_eq!(r.records().count(), 120);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(daemon.wait().unwrap().success());
+}
