@@ -33,6 +33,9 @@ pub struct HeadSpec {
     /// Named groupings of labels (e.g. Ekman's six), used by queries and digests.
     #[serde(default)]
     pub groups: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Decision threshold per group (a group's score is the highest of its members' scores).
+    #[serde(default)]
+    pub group_thresholds: BTreeMap<String, BTreeMap<String, f32>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

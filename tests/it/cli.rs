@@ -420,3 +420,19 @@ fn read_commands_use_the_running_daemons_api() {
     .unwrap();
     assert!(daemon.wait().unwrap().success());
 }
+
+/// After set-up the binary needs no environment and no working directory: it finds the shipped
+/// config and the ONNX Runtime library by itself.
+#[test]
+fn binary_works_from_any_directory_without_environment() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["classify", "I love these shoes"])
+        .current_dir(elsewhere.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["language"], "en");
+}
