@@ -59,6 +59,25 @@ pub enum Command {
     Export(ExportArgs),
     /// Check that the store's aggregates equal a recount from its posts
     Verify,
+    /// Score a model on labelled data (the metrics of its model card, from the ONNX file itself)
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model folder [default: model.dir of the config]
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Labelled data: JSONL with `text` and `labels` or `label`, or GoEmotions TSV
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Head to evaluate (emotions, sentiment, touchpoints, brand_authenticity, machine_generated,
+    /// deceptive) or a grouping such as emotions.ekman
+    #[arg(long)]
+    pub task: String,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -311,6 +330,11 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None, None)?;
             export(&cfg, a)
         }
+        Command::Eval(a) => {
+            let cfg = load_config(&cli, None, a.model.as_ref())?;
+            init_logging(&cfg);
+            runtime()?.block_on(eval(cfg, a))
+        }
         Command::Verify => {
             let cfg = load_config(&cli, None, None)?;
             let store = Store::open(&cfg.storage.path)?;
@@ -386,6 +410,70 @@ async fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
     }
     if !batch.is_empty() {
         emit(batch, &mut out)?;
+    }
+    Ok(())
+}
+
+async fn eval(cfg: Config, a: &EvalArgs) -> Result<(), CliError> {
+    let task: crate::eval::Task = a
+        .task
+        .parse()
+        .map_err(|e: String| usage(anyhow!("--task: {e}")))?;
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    let names = crate::eval::tsv_label_names(classifier.spec());
+    let examples = crate::eval::read_examples(&a.data, &names).map_err(usage)?;
+    let bar = indicatif::ProgressBar::new(examples.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} texts",
+        )
+        .expect("static template"),
+    );
+    let report = crate::eval::evaluate(&classifier, &task, &examples, |n| {
+        bar.set_position(n as u64)
+    })
+    .await
+    .map_err(|e| match e {
+        crate::eval::EvalError::UnknownHead(_) | crate::eval::EvalError::UnknownGroup(_) => {
+            usage(e)
+        }
+        other => other.into(),
+    })?;
+    bar.finish_and_clear();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("encoding")?
+        );
+        return Ok(());
+    }
+    println!(
+        "model {} · task {} · {} examples",
+        classifier.spec().name,
+        report.task,
+        report.n
+    );
+    println!("macro-F1 {:.4}", report.macro_f1);
+    if let Some(acc) = report.accuracy {
+        println!("accuracy {acc:.4}");
+    }
+    for (l, f) in &report.per_label_f1 {
+        println!("  {l:<16} F1 {f:.4}");
+    }
+    if let Some(c) = &report.confusion {
+        println!(
+            "confusion (rows gold, columns predicted: {})",
+            report.labels.join(", ")
+        );
+        for (l, row) in report.labels.iter().zip(c) {
+            println!(
+                "  {l:<16} {}",
+                row.iter().map(|x| format!("{x:>6}")).collect::<String>()
+            );
+        }
     }
     Ok(())
 }

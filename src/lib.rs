@@ -9,6 +9,7 @@ pub mod api;
 pub mod classifier;
 pub mod cli;
 pub mod config;
+pub mod eval;
 pub mod language;
 pub mod metrics;
 pub mod pipeline;

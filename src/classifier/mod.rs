@@ -49,6 +49,9 @@ pub const MAX_TEXT_CHARS: usize = 20_000;
 
 struct Job {
     texts: Vec<String>,
+    /// Score every text whatever its detected language (evaluation on labelled English data,
+    /// where a short comment may look like another language to the detector).
+    score_all: bool,
     reply: oneshot::Sender<Result<Vec<Classification>, ClassifierError>>,
 }
 
@@ -110,9 +113,32 @@ impl Classifier {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        self.send(texts, false).await
+    }
+
+    /// Like [`Classifier::classify`], but scores texts in any language (for evaluation).
+    pub async fn classify_all(
+        &self,
+        texts: Vec<String>,
+    ) -> Result<Vec<Classification>, ClassifierError> {
+        self.send(texts, true).await
+    }
+
+    async fn send(
+        &self,
+        texts: Vec<String>,
+        score_all: bool,
+    ) -> Result<Vec<Classification>, ClassifierError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job { texts, reply })
+            .send(Job {
+                texts,
+                score_all,
+                reply,
+            })
             .await
             .map_err(|_| ClassifierError::Stopped)?;
         rx.await.map_err(|_| ClassifierError::Stopped)?

@@ -81,13 +81,17 @@ impl Worker {
 
     pub(super) fn serve(&mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(job) = rx.blocking_recv() {
-            let r = self.classify(&job.texts);
+            let r = self.classify(&job.texts, job.score_all);
             // The caller may have gone away (request cancelled); that is not an error here.
             let _ = job.reply.send(r);
         }
     }
 
-    fn classify(&mut self, texts: &[String]) -> Result<Vec<Classification>, ClassifierError> {
+    fn classify(
+        &mut self,
+        texts: &[String],
+        score_all: bool,
+    ) -> Result<Vec<Classification>, ClassifierError> {
         let mut out: Vec<Classification> = texts
             .iter()
             .map(|t| Classification {
@@ -96,7 +100,7 @@ impl Worker {
             })
             .collect();
         let todo: Vec<usize> = (0..texts.len())
-            .filter(|&i| self.spec.supports_language(&out[i].language))
+            .filter(|&i| score_all || self.spec.supports_language(&out[i].language))
             .collect();
         if todo.is_empty() {
             return Ok(out);

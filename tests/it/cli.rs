@@ -432,7 +432,54 @@ fn binary_works_from_any_directory_without_environment() {
         .env_clear()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["language"], "en");
+}
+
+/// `cxpulse eval` scores a model folder on labelled data with the model card's metrics.
+#[test]
+fn eval_reports_metrics_from_the_onnx_model() {
+    let fx = repo().join("tests/fixtures/eval");
+    let out = Command::new(bin())
+        .args(["eval", "--task", "sentiment", "--json", "--data"])
+        .arg(fx.join("sentiment.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["n"], 6);
+    // The tiny model's cue words decide every one of these texts.
+    assert_eq!(r["macro_f1"], 1.0);
+    assert_eq!(r["confusion"][3][3], 1, "the mixed example is found: {r}");
+
+    let out = Command::new(bin())
+        .args(["eval", "--task", "emotions.ekman", "--json", "--data"])
+        .arg(fx.join("emotions.tsv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["per_label_f1"]["joy"], 1.0, "{r}");
+    assert_eq!(r["per_label_f1"]["anger"], 1.0, "{r}");
+    // 2 of the 7 groups right, the others have no true positives.
+    assert!(
+        (r["macro_f1"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-3,
+        "{r}"
+    );
+
+    let out = Command::new(bin())
+        .args(["eval", "--task", "horoscope", "--data"])
+        .arg(fx.join("sentiment.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
