@@ -646,36 +646,36 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
     }
     header.push_str("  top emotions (share)");
     writeln!(out, "{header}").context("writing")?;
-    for p in t
-        .points
-        .iter()
-        .filter(|p| p.volume > 0 || a.range.from.is_some())
-    {
+    for i in 0..t.buckets.len() {
+        if t.volume[i] == 0 && a.range.from.is_none() {
+            continue;
+        }
         let mut line = format!(
             "{:<20} {:>7} {:>6} {:>9}",
-            p.start,
-            p.volume,
-            p.rating_avg
+            t.buckets[i],
+            t.volume[i],
+            t.rating_avg[i]
                 .map(|r| format!("{:.2}", r * 5.0))
                 .unwrap_or_else(|| "-".into()),
-            p.sentiment_index
+            t.sentiment_index[i]
                 .map(|s| format!("{s:+.2}"))
                 .unwrap_or_else(|| "-".into()),
         );
         for l in &a.label {
             let (h, lab) = l.split_once('.').unwrap_or(("emotions", l.as_str()));
-            let v = p
+            let v = t
                 .labels
                 .get(h)
                 .and_then(|m| m.get(lab))
-                .map(|s| format!("{:.2}", s.share));
+                .filter(|_| t.scored[i] > 0)
+                .map(|s| format!("{:.2}", s.share[i]));
             line.push_str(&format!(" {:>18}", v.unwrap_or_else(|| "-".into())));
         }
-        if let Some(em) = p.labels.get("emotions") {
+        if let Some(em) = t.labels.get("emotions") {
             let mut v: Vec<(&String, f64)> = em
                 .iter()
                 .filter(|(l, _)| l.as_str() != "neutral")
-                .map(|(l, s)| (l, s.share))
+                .map(|(l, s)| (l, s.share[i]))
                 .collect();
             v.sort_by(|x, y| y.1.total_cmp(&x.1));
             let top: Vec<String> = v

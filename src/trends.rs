@@ -145,6 +145,16 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// One label's series, one value per bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Series {
+    pub mean: Vec<f64>,
+    pub share: Vec<f64>,
+    pub dominant: Vec<f64>,
+}
+
+/// A product's trend as columns: `buckets[i]` is the start of the i-th bucket and every series
+/// has one value per bucket (what charts consume). Empty buckets are present, as zeros / null.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trends {
     pub product: String,
@@ -152,7 +162,14 @@ pub struct Trends {
     pub from: String,
     pub to: String,
     pub source: Option<String>,
-    pub points: Vec<Point>,
+    pub buckets: Vec<String>,
+    pub volume: Vec<u64>,
+    pub scored: Vec<u64>,
+    pub rating_avg: Vec<Option<f64>>,
+    pub rating_hist: Vec<[u64; 5]>,
+    pub sentiment_index: Vec<Option<f64>>,
+    /// head → label → series.
+    pub labels: BTreeMap<String, BTreeMap<String, Series>>,
     /// The whole range in one bucket.
     pub total: Point,
 }
@@ -191,34 +208,100 @@ pub fn trends(
     }
     let g = interval.granularity();
     let rows = store.aggregates(product, g, g.bucket_start(from_ms), to_ms, source)?;
-    let slots = store.slots();
-    let mut buckets: BTreeMap<i64, Aggregate> = BTreeMap::new();
+    Ok(roll_up(
+        product,
+        from_ms,
+        to_ms,
+        interval,
+        source,
+        &rows,
+        &store.slots(),
+    ))
+}
+
+/// The storage granularity a query at `interval` reads.
+pub fn granularity_of(interval: Interval) -> Granularity {
+    interval.granularity()
+}
+
+/// Rolls time-ordered stored buckets (hour or day) up into `interval` columns over
+/// `[from, to)`. Separate from [`trends`] so any storage that yields the same rows gives the
+/// same answer (the SQLite comparison in benches/store.rs uses it).
+pub fn roll_up(
+    product: &str,
+    from_ms: i64,
+    to_ms: i64,
+    interval: Interval,
+    source: Option<&str>,
+    rows: &[(i64, Aggregate)],
+    slots: &[Slot],
+) -> Trends {
+    let first = interval.floor(from_ms);
+    let mut starts = Vec::new();
     let mut start = first;
     while start < to_ms {
-        buckets.insert(start, Aggregate::default());
+        starts.push(start);
         start = interval.next(start);
     }
+    // Rows come in time order: walk them and the buckets together.
+    let mut sums: Vec<Aggregate> = vec![Aggregate::default(); starts.len()];
     let mut total = Aggregate::default();
+    let mut i = 0;
     for (b, a) in rows {
-        let k = interval.floor(b);
-        if let Some(acc) = buckets.get_mut(&k) {
-            acc.add(&a);
+        while i + 1 < starts.len() && starts[i + 1] <= *b {
+            i += 1;
         }
-        total.add(&a);
+        if !starts.is_empty() && *b >= starts[i] {
+            sums[i].add(a);
+        }
+        total.add(a);
     }
-    let points = buckets
-        .iter()
-        .map(|(k, a)| Point::from_aggregate(*k, a, &slots))
-        .collect();
-    Ok(Trends {
+    let n = starts.len();
+    let mut labels: BTreeMap<String, BTreeMap<String, Series>> = BTreeMap::new();
+    for (j, s) in slots.iter().enumerate() {
+        let mut series = Series {
+            mean: Vec::with_capacity(n),
+            share: Vec::with_capacity(n),
+            dominant: Vec::with_capacity(n),
+        };
+        for a in &sums {
+            let d = a.scored.max(1) as f64;
+            series
+                .mean
+                .push(round4(a.prob_sums.get(j).copied().unwrap_or(0.0) / d));
+            series.share.push(round4(
+                a.label_counts.get(j).copied().unwrap_or(0) as f64 / d,
+            ));
+            series.dominant.push(round4(
+                a.dominant_counts.get(j).copied().unwrap_or(0) as f64 / d,
+            ));
+        }
+        labels
+            .entry(s.head.clone())
+            .or_default()
+            .insert(s.label.clone(), series);
+    }
+    Trends {
         product: product.to_string(),
         interval,
         from: format_ms(from_ms),
         to: format_ms(to_ms),
         source: source.map(str::to_string),
-        points,
-        total: Point::from_aggregate(first, &total, &slots),
-    })
+        buckets: starts.iter().map(|s| format_ms(*s)).collect(),
+        volume: sums.iter().map(|a| a.count).collect(),
+        scored: sums.iter().map(|a| a.scored).collect(),
+        rating_avg: sums
+            .iter()
+            .map(|a| (a.rating_count > 0).then(|| round4(a.rating_sum / a.rating_count as f64)))
+            .collect(),
+        rating_hist: sums.iter().map(|a| a.rating_hist).collect(),
+        sentiment_index: sums
+            .iter()
+            .map(|a| (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)))
+            .collect(),
+        labels,
+        total: Point::from_aggregate(first, &total, slots),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -413,6 +413,8 @@ def main():
                     help="the team-written sets (brand_authenticity.jsonl, touchpoints_extra.jsonl)")
     ap.add_argument("--eval-out", type=Path, default=Path("/tmp/cxpulse-eval"),
                     help="where the dev sets are written as JSONL for `cxpulse eval`")
+    ap.add_argument("--torch-out", type=Path, default=Path("/tmp/cx-minilm-torch"),
+                    help="where the trained weights are saved for torch (benchmarks)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cxpulse-train-cache"))
     args = ap.parse_args()
     repo = Path(__file__).resolve().parents[1]
@@ -625,6 +627,12 @@ def main():
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     model = Exported(encoder, heads, (mg, None), (dec, None), vocab).eval()
+    # The same weights for torch (the speed benchmark's transformers peer); not shipped.
+    args.torch_out.mkdir(parents=True, exist_ok=True)
+    encoder.save_pretrained(str(args.torch_out / "encoder"))
+    tok.save_pretrained(str(args.torch_out / "encoder"))
+    torch.save({k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")},
+               args.torch_out / "heads.pt")
     dummy = tok(["a short example", "and a somewhat longer second example text"], padding=True, return_tensors="pt")
     torch.onnx.export(
         model, (dummy["input_ids"], dummy["attention_mask"]), str(out / "model.onnx"),

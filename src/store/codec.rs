@@ -50,6 +50,25 @@ struct StoredPostV1 {
     labels: Vec<u16>,
 }
 
+/// The same layout as [`StoredPostV1`], borrowed, for encoding without copying the post.
+#[derive(Serialize)]
+struct StoredPostRef<'a> {
+    product: &'a str,
+    source: &'a str,
+    external_id: &'a str,
+    url: Option<&'a str>,
+    author: Option<&'a str>,
+    published_ms: i64,
+    fetched_ms: i64,
+    language: &'a str,
+    title: Option<&'a str>,
+    text: &'a str,
+    rating: Option<f32>,
+    channel: Option<&'a str>,
+    scores: &'a [f32],
+    labels: &'a [u16],
+}
+
 /// Classification → (dense scores, label slots), given the slot registry.
 pub fn classification_to_slots(c: &Classification, slots: &[Slot]) -> (Vec<f32>, Vec<u16>) {
     if !c.is_scored() {
@@ -117,21 +136,22 @@ pub fn slots_to_classification(
     }
 }
 
-pub fn encode_post(p: &Post, slots: &[Slot]) -> Vec<u8> {
-    let (scores, labels) = classification_to_slots(&p.classification, slots);
-    let v = StoredPostV1 {
-        product: p.product.clone(),
-        source: p.source.clone(),
-        external_id: p.external_id.clone(),
-        url: p.url.clone(),
-        author: p.author.clone(),
+/// Encodes a post whose classification is already in slot form (see
+/// [`classification_to_slots`]), so ingest converts each post once.
+pub fn encode_post(p: &Post, scores: &[f32], labels: &[u16]) -> Vec<u8> {
+    let v = StoredPostRef {
+        product: &p.product,
+        source: &p.source,
+        external_id: &p.external_id,
+        url: p.url.as_deref(),
+        author: p.author.as_deref(),
         published_ms: p.published_ms,
         fetched_ms: p.fetched_ms,
-        language: p.language.clone(),
-        title: p.title.clone(),
-        text: p.text.clone(),
+        language: &p.language,
+        title: p.title.as_deref(),
+        text: &p.text,
         rating: p.rating,
-        channel: p.channel.clone(),
+        channel: p.channel.as_deref(),
         scores,
         labels,
     };

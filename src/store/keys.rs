@@ -42,16 +42,13 @@ pub fn ts_from_bytes(b: &[u8]) -> i64 {
     (u64::from_be_bytes(a) ^ (1u64 << 63)) as i64
 }
 
-/// `posts` tree: post id.
-pub fn post_key(id: &PostId) -> [u8; 16] {
-    id.0
-}
+/// `posts` tree: product(8) | published ms(8) | post id(16) → the post record. Time-ordered, so
+/// ingest (which arrives roughly in time order) appends instead of writing random leaves, and a
+/// listing is one range scan.
+pub const POST_KEY_LEN: usize = 32;
 
-/// `by_time` tree: product(8) | published ms(8) | post id(16) → empty.
-pub const BY_TIME_LEN: usize = 32;
-
-pub fn by_time_key(product: &str, published_ms: i64, id: &PostId) -> [u8; BY_TIME_LEN] {
-    let mut k = [0u8; BY_TIME_LEN];
+pub fn post_key(product: &str, published_ms: i64, id: &PostId) -> [u8; POST_KEY_LEN] {
+    let mut k = [0u8; POST_KEY_LEN];
     k[..8].copy_from_slice(&product_key(product));
     k[8..16].copy_from_slice(&ts_bytes(published_ms));
     k[16..].copy_from_slice(&id.0);
@@ -59,7 +56,7 @@ pub fn by_time_key(product: &str, published_ms: i64, id: &PostId) -> [u8; BY_TIM
 }
 
 /// Bounds of a product's posts with `from_ms <= published < to_ms`.
-pub fn by_time_range(product: &str, from_ms: i64, to_ms: i64) -> ([u8; 16], [u8; 16]) {
+pub fn post_range(product: &str, from_ms: i64, to_ms: i64) -> ([u8; 16], [u8; 16]) {
     let p = product_key(product);
     let mut lo = [0u8; 16];
     lo[..8].copy_from_slice(&p);
@@ -70,13 +67,31 @@ pub fn by_time_range(product: &str, from_ms: i64, to_ms: i64) -> ([u8; 16], [u8;
     (lo, hi)
 }
 
-pub fn split_by_time_key(k: &[u8]) -> Option<(i64, PostId)> {
-    if k.len() != BY_TIME_LEN {
+pub fn split_post_key(k: &[u8]) -> Option<(i64, PostId)> {
+    if k.len() != POST_KEY_LEN {
         return None;
     }
     let mut id = [0u8; 16];
     id.copy_from_slice(&k[16..32]);
     Some((ts_from_bytes(&k[8..16]), PostId(id)))
+}
+
+/// `post_ids` tree: post id(16) → its `posts` key (32). Small entries, so the duplicate check of
+/// every ingested post reads a compact tree instead of the records.
+pub fn id_key(id: &PostId) -> [u8; 16] {
+    id.0
+}
+
+/// `meta` key of the number of stored posts (u64 big-endian), kept in the ingest transaction so
+/// counting never scans.
+pub const META_POST_COUNT: &[u8] = b"post_count";
+
+pub fn count_bytes(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+pub fn count_from_bytes(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
 }
 
 /// Bucket widths of the stored aggregates; weeks and months are summed from days at query time.
@@ -100,32 +115,40 @@ impl Granularity {
     }
 }
 
-/// `aggregates` tree: product(8) | granularity(1) | bucket start ms(8) | source(8).
+/// The pseudo-source under which every bucket also holds the sum over all sources, so that a
+/// product's trend is one contiguous range scan of one row per bucket. Source names are
+/// `[a-z0-9_-]+`, so this name cannot collide with a real one.
+pub const ALL_SOURCES: &str = "*";
+
+/// `aggregates` tree: product(8) | granularity(1) | source(8) | bucket start ms(8).
+/// Source before time: one source's (or [`ALL_SOURCES`]') buckets are contiguous and in time order.
 pub const AGG_LEN: usize = 25;
 
-pub fn agg_key(product: &str, g: Granularity, bucket_ms: i64, source: &str) -> [u8; AGG_LEN] {
+pub fn agg_key(product: &str, g: Granularity, source: &str, bucket_ms: i64) -> [u8; AGG_LEN] {
     let mut k = [0u8; AGG_LEN];
     k[..8].copy_from_slice(&product_key(product));
     k[8] = g as u8;
-    k[9..17].copy_from_slice(&ts_bytes(bucket_ms));
-    k[17..].copy_from_slice(&source_key(source));
+    k[9..17].copy_from_slice(&source_key(source));
+    k[17..].copy_from_slice(&ts_bytes(bucket_ms));
     k
 }
 
-/// Bounds of a product's buckets of one granularity with `from_ms <= start < to_ms`.
-pub fn agg_range(product: &str, g: Granularity, from_ms: i64, to_ms: i64) -> ([u8; 17], [u8; 17]) {
-    let p = product_key(product);
-    let mut lo = [0u8; 17];
-    lo[..8].copy_from_slice(&p);
-    lo[8] = g as u8;
-    lo[9..].copy_from_slice(&ts_bytes(from_ms));
-    let mut hi = lo;
-    hi[9..].copy_from_slice(&ts_bytes(to_ms));
-    (lo, hi)
+/// Bounds of one source's buckets of a product with `from_ms <= start < to_ms`.
+pub fn agg_range(
+    product: &str,
+    g: Granularity,
+    source: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> ([u8; AGG_LEN], [u8; AGG_LEN]) {
+    (
+        agg_key(product, g, source, from_ms),
+        agg_key(product, g, source, to_ms),
+    )
 }
 
 pub fn agg_bucket(k: &[u8]) -> Option<i64> {
-    (k.len() == AGG_LEN).then(|| ts_from_bytes(&k[9..17]))
+    (k.len() == AGG_LEN).then(|| ts_from_bytes(&k[17..25]))
 }
 
 /// `cursors` tree: source name as UTF-8 → opaque cursor bytes owned by that source.
@@ -149,15 +172,33 @@ mod tests {
     }
 
     #[test]
-    fn by_time_keys_sort_by_time_within_a_product() {
+    fn post_keys_sort_by_time_within_a_product() {
         let id = PostId::new("p", "s", "x");
-        let a = by_time_key("p", 10, &id);
-        let b = by_time_key("p", 11, &id);
+        let a = post_key("p", 10, &id);
+        let b = post_key("p", 11, &id);
         assert!(a < b);
-        let (lo, hi) = by_time_range("p", 10, 11);
+        let (lo, hi) = post_range("p", 10, 11);
         assert!(a[..] >= lo[..] && a[..] < hi[..]);
         assert!(b[..] >= hi[..]);
-        assert_eq!(split_by_time_key(&a), Some((10, id)));
+        assert_eq!(split_post_key(&a), Some((10, id)));
+        assert_eq!(count_from_bytes(&count_bytes(42)), Some(42));
+    }
+
+    #[test]
+    fn a_sources_buckets_are_one_contiguous_time_ordered_range() {
+        let day = Granularity::Day;
+        let (lo, hi) = agg_range("p", day, ALL_SOURCES, 0, 10 * 86_400_000);
+        let inside = agg_key("p", day, ALL_SOURCES, 3 * 86_400_000);
+        assert!(inside > lo && inside < hi);
+        for other in [
+            agg_key("p", day, "web", 3 * 86_400_000),
+            agg_key("p", Granularity::Hour, ALL_SOURCES, 3 * 86_400_000),
+            agg_key("q", day, ALL_SOURCES, 3 * 86_400_000),
+        ] {
+            assert!(!(other >= lo && other < hi));
+        }
+        assert!(agg_key("p", day, "web", 1) < agg_key("p", day, "web", 2));
+        assert_eq!(agg_bucket(&inside), Some(3 * 86_400_000));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The embedded sled store: posts, the time index, trend aggregates, source cursors and metadata.
 //!
-//! One tree per entity. A batch of posts, their index entries, their aggregate updates and the
-//! cursor of the source they came from are written in one transaction, so after a crash either all
-//! of a batch is there (and the cursor says so) or none of it is, and re-ingesting it is a no-op.
+//! One tree per entity: `posts` (time-ordered records), `post_ids` (id → record key, for
+//! duplicate checks), `aggregates`, `cursors`, `meta`. A batch of posts, their ids, their
+//! aggregate updates, the post count and the cursor of the source they came from are written in
+//! one transaction, so after a crash either all of a batch is there (and the cursor says so) or
+//! none of it is, and re-ingesting it is a no-op.
 
 pub mod codec;
 pub mod keys;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -80,11 +83,13 @@ pub struct Store {
     path: PathBuf,
     db: sled::Db,
     posts: sled::Tree,
-    by_time: sled::Tree,
+    post_ids: sled::Tree,
     aggregates: sled::Tree,
     cursors: sled::Tree,
     meta: sled::Tree,
     slots: Arc<RwLock<Arc<Vec<Slot>>>>,
+    /// Mirror of `meta/post_count`: sled's `len()` is a full scan.
+    count: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,9 +110,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
-            // The page cache is the main memory cost; 64 MiB keeps hot buckets and recent posts
-            // in memory while staying well inside the daemon's RSS budget.
-            .cache_capacity(64 * 1024 * 1024)
+            // The page cache is the main memory cost (and sled's real use runs past the
+            // setting); 32 MiB keeps hot buckets and recent posts while staying inside the
+            // daemon's memory budget.
+            .cache_capacity(32 * 1024 * 1024)
             .open()
             .map_err(|e| {
                 let locked = matches!(&e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
@@ -126,14 +132,21 @@ impl Store {
         let store = Store {
             path: path.to_path_buf(),
             posts: db.open_tree("posts")?,
-            by_time: db.open_tree("by_time")?,
+            post_ids: db.open_tree("post_ids")?,
             aggregates: db.open_tree("aggregates")?,
             cursors: db.open_tree("cursors")?,
             meta: db.open_tree("meta")?,
             db,
             slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
+            count: Arc::new(AtomicU64::new(0)),
         };
         store.check_schema()?;
+        let count = match store.meta.get(keys::META_POST_COUNT)? {
+            Some(b) => keys::count_from_bytes(&b)
+                .ok_or_else(|| corrupt("meta", "post count is not 8 bytes"))?,
+            None => 0,
+        };
+        store.count.store(count, Ordering::Relaxed);
         let slots = match store.meta.get(keys::META_LABELS)? {
             Some(b) => codec::decode_slots(&b).map_err(|e| corrupt("meta", e))?,
             None => Vec::new(),
@@ -206,57 +219,86 @@ impl Store {
     ) -> Result<IngestOutcome, StoreError> {
         let slots = self.slots();
         // Encoding happens outside the transaction: a conflict retry must not redo it.
-        let encoded: Vec<(Vec<u8>, Vec<f32>, Vec<u16>)> = posts
+        struct Encoded {
+            key: [u8; keys::POST_KEY_LEN],
+            record: Vec<u8>,
+            /// This post's contribution to its buckets.
+            delta: Aggregate,
+        }
+        let encoded: Vec<Encoded> = posts
             .iter()
             .map(|p| {
                 let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
-                (codec::encode_post(p, &slots), scores, labels)
+                let mut delta = Aggregate::default();
+                delta.add_post(p, &scores, &labels, &slots);
+                Encoded {
+                    key: keys::post_key(&p.product, p.published_ms, &p.id),
+                    record: codec::encode_post(p, &scores, &labels),
+                    delta,
+                }
             })
             .collect();
-        let res = (&self.posts, &self.by_time, &self.aggregates, &self.cursors).transaction(
-            |(tp, tt, ta, tc)| {
-                let mut out = IngestOutcome::default();
-                let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
-                for (p, (bytes, scores, labels)) in posts.iter().zip(&encoded) {
-                    let pk = keys::post_key(&p.id);
-                    if tp.get(pk)?.is_some() {
-                        out.duplicates += 1;
-                        continue;
-                    }
-                    tp.insert(&pk[..], bytes.as_slice())?;
-                    tt.insert(
-                        &keys::by_time_key(&p.product, p.published_ms, &p.id)[..],
-                        &[][..],
-                    )?;
-                    for g in [Granularity::Hour, Granularity::Day] {
-                        let k =
-                            keys::agg_key(&p.product, g, g.bucket_start(p.published_ms), &p.source);
-                        let d = deltas.entry(k).or_insert_with(|| Aggregate {
-                            source: p.source.clone(),
-                            ..Default::default()
-                        });
-                        d.add_post(p, scores, labels, &slots);
-                    }
-                    out.inserted += 1;
-                }
-                for (k, d) in &deltas {
-                    let mut cur = match ta.get(k)? {
-                        Some(b) => codec::decode_aggregate(&b).map_err(|e| {
-                            ConflictableTransactionError::Abort(corrupt("aggregates", e))
-                        })?,
-                        None => Aggregate::default(),
-                    };
-                    cur.add(d);
-                    ta.insert(&k[..], codec::encode_aggregate(&cur))?;
-                }
-                if let Some((source, c)) = cursor {
-                    tc.insert(keys::cursor_key(source), c)?;
-                }
-                Ok(out)
-            },
+        let trees = (
+            &self.posts,
+            &self.post_ids,
+            &self.aggregates,
+            &self.cursors,
+            &self.meta,
         );
+        let res = trees.transaction(|(tp, ti, ta, tc, tm)| {
+            let mut out = IngestOutcome::default();
+            let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
+            for (p, e) in posts.iter().zip(&encoded) {
+                let ik = keys::id_key(&p.id);
+                if ti.get(ik)?.is_some() {
+                    out.duplicates += 1;
+                    continue;
+                }
+                ti.insert(&ik[..], &e.key[..])?;
+                tp.insert(&e.key[..], e.record.as_slice())?;
+                // Each post counts in its hour and day buckets, under its source and under all.
+                for g in [Granularity::Hour, Granularity::Day] {
+                    let bucket = g.bucket_start(p.published_ms);
+                    for src in [p.source.as_str(), keys::ALL_SOURCES] {
+                        deltas
+                            .entry(keys::agg_key(&p.product, g, src, bucket))
+                            .or_insert_with(|| Aggregate {
+                                source: src.to_string(),
+                                ..Default::default()
+                            })
+                            .add(&e.delta);
+                    }
+                }
+                out.inserted += 1;
+            }
+            for (k, d) in &deltas {
+                let mut cur = match ta.get(k)? {
+                    Some(b) => codec::decode_aggregate(&b).map_err(|e| {
+                        ConflictableTransactionError::Abort(corrupt("aggregates", e))
+                    })?,
+                    None => Aggregate::default(),
+                };
+                cur.add(d);
+                ta.insert(&k[..], codec::encode_aggregate(&cur))?;
+            }
+            if out.inserted > 0 {
+                let before = match tm.get(keys::META_POST_COUNT)? {
+                    Some(b) => keys::count_from_bytes(&b).unwrap_or(0),
+                    None => 0,
+                };
+                let after = before + out.inserted as u64;
+                tm.insert(keys::META_POST_COUNT, &keys::count_bytes(after)[..])?;
+            }
+            if let Some((source, c)) = cursor {
+                tc.insert(keys::cursor_key(source), c)?;
+            }
+            Ok(out)
+        });
         match res {
-            Ok(o) => Ok(o),
+            Ok(o) => {
+                self.count.fetch_add(o.inserted as u64, Ordering::Relaxed);
+                Ok(o)
+            }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
         }
@@ -280,26 +322,33 @@ impl Store {
             .map(|v| v.to_vec()))
     }
 
+    /// Posts stored (all products); a counter, not a scan.
     pub fn post_count(&self) -> usize {
-        self.posts.len()
+        self.count.load(Ordering::Relaxed) as usize
     }
 
     pub fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
+        let Some(key) = self.post_ids.get(keys::id_key(id))? else {
+            return Ok(None);
+        };
         let slots = self.slots();
-        match self.posts.get(keys::post_key(id))? {
+        match self.posts.get(key)? {
             Some(b) => Ok(Some(
                 codec::decode_post(*id, &b, &slots).map_err(|e| corrupt("posts", e))?,
             )),
-            None => Ok(None),
+            None => Err(corrupt(
+                "post_ids",
+                format!("id {id} points at a missing post"),
+            )),
         }
     }
 
     /// A page of a product's posts, newest first.
     pub fn posts_page(&self, q: &PostQuery) -> Result<PostPage, StoreError> {
         let slots = self.slots();
-        let (lo, hi_range) = keys::by_time_range(&q.product, q.from_ms, q.to_ms);
+        let (lo, hi_range) = keys::post_range(&q.product, q.from_ms, q.to_ms);
         let hi: Vec<u8> = match &q.after {
-            Some((ts, id)) => keys::by_time_key(&q.product, *ts, id).to_vec(),
+            Some((ts, id)) => keys::post_key(&q.product, *ts, id).to_vec(),
             None => hi_range.to_vec(),
         };
         let label = q.label.as_deref().map(|l| match l.split_once('.') {
@@ -310,16 +359,13 @@ impl Store {
         let mut last = None;
         let mut scanned = 0usize;
         let mut exhausted = true;
-        for item in self.by_time.range(lo.to_vec()..hi).rev() {
-            let (k, _) = item?;
-            let (ts, id) = keys::split_by_time_key(&k)
-                .ok_or_else(|| corrupt("by_time", "key of wrong length"))?;
+        for item in self.posts.range(lo.to_vec()..hi).rev() {
+            let (k, v) = item?;
+            let (ts, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
             last = Some((ts, id));
             scanned += 1;
-            let Some(b) = self.posts.get(keys::post_key(&id))? else {
-                continue;
-            };
-            let p = codec::decode_post(id, &b, &slots).map_err(|e| corrupt("posts", e))?;
+            let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
             if post_matches(&p, q, label.as_ref()) {
                 posts.push(p);
             }
@@ -342,21 +388,17 @@ impl Store {
         to_ms: i64,
     ) -> impl Iterator<Item = Result<Post, StoreError>> + '_ {
         let slots = self.slots();
-        let (lo, hi) = keys::by_time_range(product, from_ms, to_ms);
-        self.by_time.range(lo..hi).map(move |item| {
-            let (k, _) = item?;
-            let (_, id) = keys::split_by_time_key(&k)
-                .ok_or_else(|| corrupt("by_time", "key of wrong length"))?;
-            let b = self
-                .posts
-                .get(keys::post_key(&id))?
-                .ok_or_else(|| corrupt("by_time", format!("index points at missing post {id}")))?;
-            codec::decode_post(id, &b, &slots).map_err(|e| corrupt("posts", e))
+        let (lo, hi) = keys::post_range(product, from_ms, to_ms);
+        self.posts.range(lo..hi).map(move |item| {
+            let (k, v) = item?;
+            let (_, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+            codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
         })
     }
 
-    /// Buckets of one granularity in `[from, to)`, summed over sources (or one source), in time
-    /// order. Empty buckets are absent.
+    /// Buckets of one granularity in `[from, to)` of one source, or summed over all sources,
+    /// in time order. Empty buckets are absent.
     pub fn aggregates(
         &self,
         product: &str,
@@ -365,70 +407,66 @@ impl Store {
         to_ms: i64,
         source: Option<&str>,
     ) -> Result<Vec<(i64, Aggregate)>, StoreError> {
-        let (lo, hi) = keys::agg_range(product, g, from_ms, to_ms);
-        let mut out: Vec<(i64, Aggregate)> = Vec::new();
+        let src = source.unwrap_or(keys::ALL_SOURCES);
+        let (lo, hi) = keys::agg_range(product, g, src, from_ms, to_ms);
+        let mut out = Vec::new();
         for item in self.aggregates.range(lo..hi) {
             let (k, v) = item?;
             let bucket = keys::agg_bucket(&k).ok_or_else(|| corrupt("aggregates", "bad key"))?;
-            let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
-            if let Some(s) = source {
-                if a.source != s {
-                    continue;
-                }
-            }
-            match out.last_mut() {
-                Some((b, acc)) if *b == bucket => {
-                    acc.add(&a);
-                    acc.source.clear();
-                }
-                _ => out.push((bucket, a)),
-            }
-        }
-        if source.is_none() {
-            for (_, a) in &mut out {
+            let mut a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
+            if source.is_none() {
                 a.source.clear();
             }
+            out.push((bucket, a));
         }
         Ok(out)
     }
 
-    /// Recounts every aggregate of every product from the stored posts and compares.
-    /// The operator's (and the crash test's) proof that counters and posts agree.
+    /// Recounts every aggregate of every product from the stored posts and compares; checks the
+    /// id index and the post counter too. The operator's (and the crash test's) proof that
+    /// counters and posts agree.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let slots = self.slots();
         let mut expected: HashMap<Vec<u8>, Aggregate> = HashMap::new();
         let mut report = VerifyReport::default();
         for item in self.posts.iter() {
             let (k, v) = item?;
-            let mut id = [0u8; 16];
-            if k.len() != 16 {
-                return Err(corrupt("posts", "key of wrong length"));
-            }
-            id.copy_from_slice(&k);
-            let p = codec::decode_post(PostId(id), &v, &slots).map_err(|e| corrupt("posts", e))?;
+            let (_, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+            let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
             report.posts += 1;
-            let tk = keys::by_time_key(&p.product, p.published_ms, &p.id);
-            if !self.by_time.contains_key(tk)? {
+            if self.post_ids.get(keys::id_key(&id))?.as_deref() != Some(&k[..]) {
                 report
                     .problems
-                    .push(format!("post {} has no index entry", p.id));
+                    .push(format!("post {id} is missing from the id index"));
             }
             let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+            let mut one = Aggregate::default();
+            one.add_post(&p, &scores, &labels, &slots);
             for g in [Granularity::Hour, Granularity::Day] {
-                let k = keys::agg_key(&p.product, g, g.bucket_start(p.published_ms), &p.source);
-                expected
-                    .entry(k.to_vec())
-                    .or_insert_with(|| Aggregate {
-                        source: p.source.clone(),
-                        ..Default::default()
-                    })
-                    .add_post(&p, &scores, &labels, &slots);
+                let bucket = g.bucket_start(p.published_ms);
+                for src in [p.source.as_str(), keys::ALL_SOURCES] {
+                    expected
+                        .entry(keys::agg_key(&p.product, g, src, bucket).to_vec())
+                        .or_insert_with(|| Aggregate {
+                            source: src.to_string(),
+                            ..Default::default()
+                        })
+                        .add(&one);
+                }
             }
         }
-        let index_len = self.by_time.len();
-        if index_len != report.posts {
+        let ids = self.post_ids.len();
+        if ids != report.posts {
             report.problems.push(format!(
-                "index has {index_len} entries for {} posts",
+                "id index has {ids} entries for {} posts",
+                report.posts
+            ));
+        }
+        if self.post_count() != report.posts {
+            report.problems.push(format!(
+                "post counter says {} for {} posts",
+                self.post_count(),
                 report.posts
             ));
         }
@@ -528,6 +566,6 @@ fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)
 
 impl Store {
     pub fn contains(&self, id: &PostId) -> Result<bool, StoreError> {
-        Ok(self.posts.contains_key(keys::post_key(id))?)
+        Ok(self.post_ids.contains_key(keys::id_key(id))?)
     }
 }

@@ -107,22 +107,35 @@ async fn rss_posts_arrive_classified_and_trends_add_up() {
     let (_, t) = d
         .get("/api/v1/products/acme-phone/trends?from=2026-11-10&to=2026-11-20&interval=day")
         .await;
-    let pts = t["points"].as_array().unwrap();
-    assert_eq!(pts.len(), 10);
-    let sum: u64 = pts.iter().map(|p| p["volume"].as_u64().unwrap()).sum();
-    assert_eq!(sum, 5);
-    assert_eq!(t["total"]["volume"], 5);
-    let day16 = pts
+    let buckets = t["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 10);
+    let volume: Vec<u64> = t["volume"]
+        .as_array()
+        .unwrap()
         .iter()
-        .find(|p| p["start"] == "2026-11-16T00:00:00Z")
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(volume.len(), 10, "one value per bucket");
+    assert_eq!(volume.iter().sum::<u64>(), 5);
+    assert_eq!(t["total"]["volume"], 5);
+    let i16 = buckets
+        .iter()
+        .position(|b| b == "2026-11-16T00:00:00Z")
         .unwrap();
-    assert_eq!(day16["volume"], 2);
-    let joy = day16["labels"]["emotions"]["joy"]["share"]
+    assert_eq!(volume[i16], 2);
+    let joy = t["labels"]["emotions"]["joy"]["share"][i16]
         .as_f64()
         .unwrap();
     assert!(
         (joy - 0.5).abs() < 1e-9,
-        "one of the two posts of the 16th is joyful: {day16:#}"
+        "one of the two posts of the 16th is joyful: {t:#}"
+    );
+    assert_eq!(
+        t["labels"]["emotions"]["joy"]["share"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
     );
     // Source filter and weekly roll-up agree.
     let (_, w) = d
