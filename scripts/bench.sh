@@ -142,8 +142,8 @@ EOF
 DAEMON_PID=$!
 BASE="http://127.0.0.1:$PORT/api/v1"
 
-# /health counts the stored posts, which in this version scans the whole posts tree (seconds at
-# 1M posts): generous per-request timeout, one deadline for the whole start-up.
+# Opening a 1M-post store and loading the model take a few seconds: generous per-request
+# timeout, one deadline for the whole start-up.
 start_ts=$(date +%s)
 deadline=$((start_ts + 600))
 until curl -fsS -o /dev/null --max-time 120 "$BASE/health" 2>/dev/null; do

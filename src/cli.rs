@@ -437,7 +437,7 @@ async fn eval(cfg: Config, a: &EvalArgs) -> Result<(), CliError> {
     })
     .await
     .map_err(|e| match e {
-        crate::eval::EvalError::UnknownHead(_) | crate::eval::EvalError::UnknownGroup(_) => {
+        crate::eval::EvalError::UnknownHead(_) | crate::eval::EvalError::UnknownGroup(..) => {
             usage(e)
         }
         other => other.into(),

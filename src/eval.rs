@@ -23,8 +23,8 @@ pub enum EvalError {
     },
     #[error("the model has no head `{0}`")]
     UnknownHead(String),
-    #[error("the model's `emotions` head has no `{0}` group")]
-    UnknownGroup(String),
+    #[error("the model's `{0}` head has no `{1}` group")]
+    UnknownGroup(String, String),
     #[error(transparent)]
     Classifier(#[from] ClassifierError),
 }
@@ -192,7 +192,7 @@ pub async fn evaluate(
             let groups = head
                 .groups
                 .get(g)
-                .ok_or_else(|| EvalError::UnknownGroup(g.clone()))?;
+                .ok_or_else(|| EvalError::UnknownGroup(head.name.clone(), g.clone()))?;
             let thresholds = head.group_thresholds.get(g);
             let names: Vec<String> = groups.keys().cloned().collect();
             let idx = |l: &String| head.labels.iter().position(|x| x == l);

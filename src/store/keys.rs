@@ -5,7 +5,7 @@ use crate::post::PostId;
 
 /// Bumped whenever a layout below changes; the store refuses to open a newer version and migrates
 /// older ones.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const META_SCHEMA: &[u8] = b"schema_version";
 pub const META_LABELS: &[u8] = b"label_slots";

@@ -39,6 +39,8 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
+    #[error("the store at {path} has schema version {found} from a development build before the first release; move it aside and re-import (sources re-fetch, `cxpulse import` re-reads files)")]
+    SchemaTooOld { path: PathBuf, found: u32 },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record in tree `{tree}`: {detail}")]
@@ -175,7 +177,14 @@ impl Store {
                         supported: keys::SCHEMA_VERSION,
                     });
                 }
-                // Version 1 is the first layout: nothing to migrate yet.
+                if found < keys::SCHEMA_VERSION {
+                    // Version 1 (posts keyed by id, a separate time index) only ever existed in
+                    // development builds before the first release: no migration is offered.
+                    return Err(StoreError::SchemaTooOld {
+                        path: self.path.clone(),
+                        found,
+                    });
+                }
                 Ok(())
             }
         }
