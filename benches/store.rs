@@ -26,7 +26,7 @@ use cxpulse::classifier::{HeadKind, ModelSpec};
 use cxpulse::post::{Classification, HeadResult, Post, PostId};
 use cxpulse::store::keys::ALL_SOURCES;
 use cxpulse::store::{codec, Aggregate, Granularity, Slot, Store};
-use cxpulse::trends::{self, Interval, Point, Trends};
+use cxpulse::trends::{self, Interval, Trends};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Posts per `Store::ingest` call / SQLite transaction (what the daemon hands the store).
@@ -948,15 +948,13 @@ fn breakdown() {
         .aggregates(MAIN_PRODUCT, Granularity::Day, from, to, None)
         .expect("aggregates");
     let r = time_queries(20, 200, || {
-        rows.iter()
-            .map(|(k, a)| Point::from_aggregate(*k, a, &slots))
-            .collect::<Vec<_>>()
+        trends::roll_up(MAIN_PRODUCT, from, to, Interval::Day, None, &rows, &slots)
     });
     println!("trend query (365 daily points), p50 ms:");
     println!("  trends::trends:                    {:.3}", ms(q.p50));
     println!("  Store::aggregates (fetch+decode):  {:.3}", ms(f.p50));
     println!(
-        "  Point::from_aggregate x {}:       {:.3}",
+        "  trends::roll_up of {} rows:       {:.3}",
         rows.len(),
         ms(r.p50)
     );
