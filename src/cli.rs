@@ -266,7 +266,7 @@ fn load_config(
         ov.storage_path = r.storage.clone();
         ov.model_dir = ov.model_dir.or(r.model.clone());
     }
-    config::load(&path, ov.over(Overrides::from_env())).map_err(usage)
+    config::load(&path, ov.over(Overrides::from_env()).relative_to_cwd()).map_err(usage)
 }
 
 fn init_logging(cfg: &Config) {

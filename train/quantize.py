@@ -18,8 +18,14 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 def main():
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     dst.mkdir(parents=True, exist_ok=True)
+    # The score heads multiply by a 1-D weight vector, which per-channel integer MatMul does not
+    # support (and which is tiny): keep those in float.
+    import onnx
+    graph = onnx.load(str(src / "model.onnx")).graph
+    one_d = {i.name for i in graph.initializer if len(i.dims) == 1}
+    exclude = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in one_d]
     quantize_dynamic(str(src / "model.onnx"), str(dst / "model.onnx"),
-                     per_channel=True, weight_type=QuantType.QInt8)
+                     per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
     shutil.copy(src / "tokenizer.json", dst / "tokenizer.json")
     labels = json.loads((src / "labels.json").read_text())
     labels["name"] = dst.name

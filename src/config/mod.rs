@@ -94,6 +94,16 @@ impl Overrides {
         Self::from_env_with(|k| std::env::var(k).ok())
     }
 
+    /// Paths given on the command line or in the environment are relative to the working
+    /// directory, as a user typing them expects (paths in the file are relative to the file).
+    pub fn relative_to_cwd(mut self) -> Overrides {
+        let abs = |p: Option<PathBuf>| p.map(|p| std::path::absolute(&p).unwrap_or(p));
+        self.storage_path = abs(self.storage_path);
+        self.model_dir = abs(self.model_dir);
+        self.ort_dylib_path = abs(self.ort_dylib_path);
+        self
+    }
+
     /// `self` over `lower`: a value set here wins.
     pub fn over(self, lower: Overrides) -> Overrides {
         Overrides {
