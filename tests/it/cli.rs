@@ -446,7 +446,9 @@ fn binary_works_from_any_directory_without_environment() {
 fn eval_reports_metrics_from_the_onnx_model() {
     let fx = repo().join("tests/fixtures/eval");
     let out = Command::new(bin())
-        .args(["eval", "--task", "sentiment", "--json", "--data"])
+        .args(["eval", "--task", "sentiment", "--json", "--model"])
+        .arg(repo().join("models/tiny-test"))
+        .arg("--data")
         .arg(fx.join("sentiment.jsonl"))
         .output()
         .unwrap();
@@ -462,7 +464,9 @@ fn eval_reports_metrics_from_the_onnx_model() {
     assert_eq!(r["confusion"][3][3], 1, "the mixed example is found: {r}");
 
     let out = Command::new(bin())
-        .args(["eval", "--task", "emotions.ekman", "--json", "--data"])
+        .args(["eval", "--task", "emotions.ekman", "--json", "--model"])
+        .arg(repo().join("models/tiny-test"))
+        .arg("--data")
         .arg(fx.join("emotions.tsv"))
         .output()
         .unwrap();
