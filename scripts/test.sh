@@ -13,4 +13,7 @@ cargo clippy --locked --release --all-targets -- -D warnings
 echo "test: cargo test"
 # Release profile: the crash test imports tens of thousands of rows, and the daemon binary the
 # tests start is the same one scripts/run.sh runs.
-cargo test --locked --release --all-targets
+# The benchmark binaries first, in their quick smoke mode, so that the suite's last lines are
+# the test runner's own summary.
+cargo test --locked --release --benches
+cargo test --locked --release --lib --bins --tests
