@@ -254,14 +254,7 @@ pub async fn evaluate(
                     .first()
                     .and_then(|l| head.labels.iter().position(|x| x == l));
                 let Some(g) = gold else { continue };
-                let s = scores_of(c);
-                let p = s
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
-                confusion[g][p] += 1;
+                confusion[g][crate::classifier::argmax(&scores_of(c))] += 1;
             }
             let n: u64 = confusion.iter().flatten().sum();
             let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
@@ -309,23 +302,8 @@ fn multi_label_report(
     gold: &[Vec<bool>],
     pred: &[Vec<bool>],
 ) -> Report {
-    let mut per = BTreeMap::new();
-    for (j, l) in labels.iter().enumerate() {
-        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
-        for (g, p) in gold.iter().zip(pred) {
-            match (g[j], p[j]) {
-                (true, true) => tp += 1,
-                (false, true) => fp += 1,
-                (true, false) => fn_ += 1,
-                _ => {}
-            }
-        }
-        per.insert(l.clone(), round4(f1(tp, fp, fn_)));
-    }
-    let unrounded: f64 = labels
-        .iter()
-        .enumerate()
-        .map(|(j, _)| {
+    let f1s: Vec<f64> = (0..labels.len())
+        .map(|j| {
             let (mut tp, mut fp, mut fn_) = (0, 0, 0);
             for (g, p) in gold.iter().zip(pred) {
                 match (g[j], p[j]) {
@@ -337,14 +315,18 @@ fn multi_label_report(
             }
             f1(tp, fp, fn_)
         })
-        .sum::<f64>()
-        / labels.len().max(1) as f64;
+        .collect();
+    let macro_f1 = f1s.iter().sum::<f64>() / labels.len().max(1) as f64;
     Report {
         task: task.to_string(),
         n: gold.len(),
-        macro_f1: round4(unrounded),
+        macro_f1: round4(macro_f1),
         accuracy: None,
-        per_label_f1: per,
+        per_label_f1: labels
+            .iter()
+            .cloned()
+            .zip(f1s.iter().map(|f| round4(*f)))
+            .collect(),
         confusion: None,
         labels,
     }

@@ -145,6 +145,16 @@ impl Classifier {
     }
 }
 
+/// Index of the highest probability (the winner of a single-label head); 0 for an empty slice.
+pub fn argmax(probs: &[f32]) -> usize {
+    probs
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
+}
+
 /// Where the runtime library is looked for, in order: the config key, `ORT_DYLIB_PATH`, then
 /// where `scripts/setup.sh` puts it (next to the binary's repository, then the source tree this
 /// binary was built from), so `target/release/cxpulse` works from any directory.

@@ -196,12 +196,7 @@ fn head_result(h: &super::HeadSpec, probs: &[f32]) -> HeadResult {
             scores: scores(h, probs),
         },
         HeadKind::SingleLabel => {
-            let best = probs
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
+            let best = super::argmax(probs);
             HeadResult::Labels {
                 labels: vec![h.labels[best].clone()],
                 scores: scores(h, probs),
