@@ -408,7 +408,13 @@ fn progress(label: &str, b: usize, nb: usize, run: &IngestRun, started: Instant)
     }
 }
 
-fn sled_ingest(store: &Store, n: usize, spec: &ModelSpec) -> IngestRun {
+/// Generates the `n` posts in batches and times `ingest(batch, cursor) -> inserted` on each.
+fn timed_ingest(
+    n: usize,
+    spec: &ModelSpec,
+    label: &str,
+    mut ingest: impl FnMut(&[Post], &[u8]) -> usize,
+) -> IngestRun {
     let nb = batches(n);
     let mut run = IngestRun {
         inserted: 0,
@@ -419,16 +425,22 @@ fn sled_ingest(store: &Store, n: usize, spec: &ModelSpec) -> IngestRun {
         let batch = make_batch(b, n, spec);
         let cursor = (b as u64 + 1).to_be_bytes();
         let t = Instant::now();
+        run.inserted += ingest(&batch, &cursor);
+        run.busy += t.elapsed();
+        progress(label, b, nb, &run, started);
+    }
+    run
+}
+
+fn sled_ingest(store: &Store, n: usize, spec: &ModelSpec) -> IngestRun {
+    timed_ingest(n, spec, "sled", |batch, cursor| {
         let out = store
-            .ingest(&batch, Some(("bench", &cursor[..])))
+            .ingest(batch, Some(("bench", cursor)))
             .expect("sled ingest");
         // The daemon makes every batch durable before it advances the source's cursor.
         store.flush_blocking().expect("sled flush");
-        run.busy += t.elapsed();
-        run.inserted += out.inserted;
-        progress("sled", b, nb, &run, started);
-    }
-    run
+        out.inserted
+    })
 }
 
 fn sled_trend(store: &Store, from: i64, to: i64) -> Trends {
@@ -658,21 +670,9 @@ fn sqlite_ingest(
     slots: &[Slot],
     label: &str,
 ) -> IngestRun {
-    let nb = batches(n);
-    let mut run = IngestRun {
-        inserted: 0,
-        busy: Duration::ZERO,
-    };
-    let started = Instant::now();
-    for b in 0..nb {
-        let batch = make_batch(b, n, spec);
-        let cursor = (b as u64 + 1).to_be_bytes();
-        let t = Instant::now();
-        run.inserted += sqlite_ingest_batch(conn, &batch, slots, &cursor);
-        run.busy += t.elapsed();
-        progress(label, b, nb, &run, started);
-    }
-    run
+    timed_ingest(n, spec, label, |batch, cursor| {
+        sqlite_ingest_batch(conn, batch, slots, cursor)
+    })
 }
 
 /// The day buckets of `[from, to)` summed over sources, as `Store::aggregates` returns them.

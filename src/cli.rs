@@ -16,7 +16,6 @@ use crate::metrics::Metrics;
 use crate::pipeline::{CursorUpdate, Normaliser, Pipeline};
 use crate::sources::file::{read_slice, FileSpec};
 use crate::store::{PostQuery, Store};
-use crate::timeutil::parse_time_ms;
 use crate::trends::{self, Interval};
 
 /// Exit status for usage and configuration errors (clap uses 2 for usage errors too).
@@ -311,7 +310,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Classify(a) => {
             let cfg = load_config(&cli, None, a.model.as_ref())?;
             init_logging(&cfg);
-            runtime()?.block_on(classify(cfg, &a.texts))
+            classify(cfg, &a.texts)
         }
         Command::Import(a) => {
             let cfg = load_config(&cli, None, None)?;
@@ -380,36 +379,32 @@ async fn wait_for_signal() {
     }
 }
 
-async fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
+/// Blocking on purpose: stdin is read line by line here, and only the model calls run on the
+/// runtime.
+fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
+    let rt = runtime()?;
     let model = cfg.model.clone();
-    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
-        .await
-        .context("model thread")??;
+    let classifier = Classifier::start(&model)?;
     let mut out = std::io::stdout().lock();
-    let emit = |batch: Vec<String>, out: &mut std::io::StdoutLock<'_>| -> Result<(), CliError> {
-        let rt = tokio::runtime::Handle::current();
-        let c = classifier.clone();
-        let results = tokio::task::block_in_place(|| rt.block_on(c.classify(batch)))?;
-        for r in results {
-            serde_json::to_writer(&mut *out, &r).context("writing output")?;
+    let mut emit = |batch: Vec<String>| -> Result<(), CliError> {
+        for r in rt.block_on(classifier.classify(batch))? {
+            serde_json::to_writer(&mut out, &r).context("writing output")?;
             writeln!(out).context("writing output")?;
         }
         Ok(())
     };
     if !texts.is_empty() {
-        return emit(texts.to_vec(), &mut out);
+        return emit(texts.to_vec());
     }
-    let stdin = std::io::stdin();
     let mut batch = Vec::new();
-    for line in stdin.lock().lines() {
-        let line = line.context("reading stdin")?;
-        batch.push(line);
+    for line in std::io::stdin().lock().lines() {
+        batch.push(line.context("reading stdin")?);
         if batch.len() >= 64 {
-            emit(std::mem::take(&mut batch), &mut out)?;
+            emit(std::mem::take(&mut batch))?;
         }
     }
     if !batch.is_empty() {
-        emit(batch, &mut out)?;
+        emit(batch)?;
     }
     Ok(())
 }
@@ -583,22 +578,8 @@ fn range(cfg: &Config, r: &RangeArgs) -> Result<(i64, i64), CliError> {
     if cfg.product(&r.product).is_none() {
         return Err(usage(anyhow!("no product `{}` in the config", r.product)));
     }
-    let to = match &r.to {
-        Some(t) => {
-            parse_time_ms(t).ok_or_else(|| usage(anyhow!("--to: `{t}` is not a date or time")))?
-        }
-        None => crate::post::now_ms() + 1,
-    };
-    let from = match &r.from {
-        Some(f) => {
-            parse_time_ms(f).ok_or_else(|| usage(anyhow!("--from: `{f}` is not a date or time")))?
-        }
-        None => to - 90 * 86_400_000,
-    };
-    if from >= to {
-        return Err(usage(anyhow!("--from must be before --to")));
-    }
-    Ok((from, to))
+    crate::timeutil::parse_range(r.from.as_deref(), r.to.as_deref(), |p| format!("--{p}"))
+        .map_err(|e| usage(anyhow!(e)))
 }
 
 fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {

@@ -63,7 +63,8 @@ pub struct Batch {
 /// Turns raw items into normalised posts (without classification).
 pub struct Normaliser {
     matchers: HashMap<String, Matcher>,
-    salt: String,
+    /// blake3 key derived from the configured salt, computed once (authors are hashed per post).
+    author_key: [u8; 32],
     pseudonymise: bool,
 }
 
@@ -75,7 +76,7 @@ impl Normaliser {
                 .iter()
                 .map(|p| (p.id.clone(), Matcher::new(&p.keywords, &p.exclusions)))
                 .collect(),
-            salt: cfg.storage.author_salt.clone(),
+            author_key: *blake3::hash(cfg.storage.author_salt.as_bytes()).as_bytes(),
             pseudonymise: cfg.storage.pseudonymise_authors,
         }
     }
@@ -90,8 +91,7 @@ impl Normaliser {
         if !self.pseudonymise {
             return name.to_string();
         }
-        let key = blake3::hash(self.salt.as_bytes());
-        let h = blake3::keyed_hash(key.as_bytes(), name.trim().to_lowercase().as_bytes());
+        let h = blake3::keyed_hash(&self.author_key, name.trim().to_lowercase().as_bytes());
         format!("anon-{}", &h.to_hex()[..16])
     }
 

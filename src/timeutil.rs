@@ -60,6 +60,32 @@ pub fn format_ms(ms: i64) -> String {
     }
 }
 
+/// The look-back of a range query when `from` is not given.
+pub const DEFAULT_RANGE_MS: i64 = 90 * 86_400_000;
+
+/// `[from, to)` of a range query: `to` defaults to now, `from` to [`DEFAULT_RANGE_MS`] before
+/// `to`. The error names the parameter (`from` or `to`) in the caller's words via `name`.
+pub fn parse_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    name: impl Fn(&str) -> String,
+) -> Result<(i64, i64), String> {
+    let to_ms = match to {
+        Some(t) => parse_time_ms(t)
+            .ok_or_else(|| format!("{}: `{t}` is not a date or time", name("to")))?,
+        None => crate::post::now_ms() + 1,
+    };
+    let from_ms = match from {
+        Some(f) => parse_time_ms(f)
+            .ok_or_else(|| format!("{}: `{f}` is not a date or time", name("from")))?,
+        None => to_ms - DEFAULT_RANGE_MS,
+    };
+    if from_ms >= to_ms {
+        return Err(format!("{} must be before {}", name("from"), name("to")));
+    }
+    Ok((from_ms, to_ms))
+}
+
 /// A window like `7d`, `24h`, `2w`, `30m` in milliseconds.
 pub fn parse_window_ms(s: &str) -> Option<i64> {
     let s = s.trim();

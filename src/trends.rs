@@ -219,11 +219,6 @@ pub fn trends(
     ))
 }
 
-/// The storage granularity a query at `interval` reads.
-pub fn granularity_of(interval: Interval) -> Granularity {
-    interval.granularity()
-}
-
 /// Rolls time-ordered stored buckets (hour or day) up into `interval` columns over
 /// `[from, to)`. Separate from [`trends`] so any storage that yields the same rows gives the
 /// same answer (the SQLite comparison in benches/store.rs uses it).

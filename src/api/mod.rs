@@ -47,9 +47,6 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-/// Default look-back of range queries when `from` is not given.
-const DEFAULT_RANGE_MS: i64 = 90 * 86_400_000;
-
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     let api = Router::new()
@@ -177,20 +174,7 @@ pub struct RangeParams {
 }
 
 fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
-    let to_ms = match to {
-        Some(t) => parse_time_ms(t)
-            .ok_or_else(|| ApiError::param(format!("`to`: `{t}` is not a date or time")))?,
-        None => now_ms() + 1,
-    };
-    let from_ms = match from {
-        Some(f) => parse_time_ms(f)
-            .ok_or_else(|| ApiError::param(format!("`from`: `{f}` is not a date or time")))?,
-        None => to_ms - DEFAULT_RANGE_MS,
-    };
-    if from_ms >= to_ms {
-        return Err(ApiError::param("`from` must be before `to`"));
-    }
-    Ok((from_ms, to_ms))
+    crate::timeutil::parse_range(from, to, |p| format!("`{p}`")).map_err(ApiError::param)
 }
 
 fn trend_error(e: TrendError) -> ApiError {

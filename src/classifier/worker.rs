@@ -107,7 +107,7 @@ impl Worker {
         }
         let inputs: Vec<String> = todo
             .iter()
-            .map(|&i| truncate_chars(&texts[i], MAX_TEXT_CHARS).to_string())
+            .map(|&i| crate::text::cap_chars(&texts[i], MAX_TEXT_CHARS).to_string())
             .collect();
         let encodings = self
             .tokenizer
@@ -132,12 +132,13 @@ impl Worker {
                     mask[[row, col]] = 1;
                 }
             }
-            let types = Array2::<i64>::zeros((n, max_len));
             let t_ids = TensorRef::from_array_view(&ids)
                 .map_err(|e| ClassifierError::Inference(e.to_string()))?;
             let t_mask = TensorRef::from_array_view(&mask)
                 .map_err(|e| ClassifierError::Inference(e.to_string()))?;
             let outputs = if self.has_token_type_ids {
+                // BERT-style models that declare segment ids get all zeros (one segment).
+                let types = Array2::<i64>::zeros((n, max_len));
                 let t_types = TensorRef::from_array_view(&types)
                     .map_err(|e| ClassifierError::Inference(e.to_string()))?;
                 self.session.run(ort::inputs![
@@ -216,11 +217,4 @@ fn scores(h: &super::HeadSpec, probs: &[f32]) -> BTreeMap<String, f32> {
 /// Four decimals are more than the model's precision and keep JSON and stored posts small.
 fn round4(p: f32) -> f32 {
     (p * 10_000.0).round() / 10_000.0
-}
-
-fn truncate_chars(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }

@@ -19,23 +19,6 @@ use thiserror::Error;
 
 pub use raw::{FileColumns, FileFormat, RawConfig, RawProduct, SourceConfig};
 
-/// Environment variables that override config keys. Kept in one table so `check-config` and the
-/// README can list them. (The one other variable cxpulse reads is ONNX Runtime's own
-/// `ORT_DYLIB_PATH`, a fallback *below* `model.ort_dylib_path`, in `classifier::dylib_candidates`.)
-pub const ENV_OVERRIDES: &[(&str, &str)] = &[
-    ("CXPULSE_SERVER_BIND", "server.bind"),
-    ("CXPULSE_API_TOKEN", "server.api_token"),
-    ("CXPULSE_STORAGE_PATH", "storage.path"),
-    ("CXPULSE_AUTHOR_SALT", "storage.author_salt"),
-    ("CXPULSE_MODEL_DIR", "model.dir"),
-    ("CXPULSE_MODEL_THREADS", "model.threads"),
-    ("CXPULSE_MODEL_BATCH_SIZE", "model.batch_size"),
-    ("CXPULSE_ORT_DYLIB_PATH", "model.ort_dylib_path"),
-    ("CXPULSE_FETCH_CONTACT", "fetch.contact"),
-    ("CXPULSE_LOG_LEVEL", "log.level"),
-    ("CXPULSE_LOG_FORMAT", "log.format"),
-];
-
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}")]
@@ -72,7 +55,9 @@ pub struct Overrides {
 
 impl Overrides {
     /// Reads the `CXPULSE_…` variables through `get` (a function so tests need not touch the
-    /// process environment, which is shared between test threads).
+    /// process environment, which is shared between test threads). This is the one list of them;
+    /// the only other variable cxpulse reads is ONNX Runtime's own `ORT_DYLIB_PATH`, a fallback
+    /// below `model.ort_dylib_path` (`classifier::dylib_candidates`).
     pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Self {
         let g = |k: &str| get(k).filter(|v| !v.is_empty());
         Overrides {

@@ -238,21 +238,12 @@ fn parse_csv(
     max_items: usize,
     poll: &mut Poll,
 ) -> usize {
-    let idx = |col: &Option<String>| -> Option<usize> {
-        let c = col.as_deref()?;
-        header.iter().position(|h| h.trim() == c)
-    };
-    let cols = &spec.columns;
-    let (i_text, i_id, i_title, i_author, i_pub, i_rating, i_url, i_channel) = (
-        idx(&Some(cols.text.clone())),
-        idx(&cols.id),
-        idx(&cols.title),
-        idx(&cols.author),
-        idx(&cols.published),
-        idx(&cols.rating),
-        idx(&cols.url),
-        idx(&cols.channel),
-    );
+    // Column name → position, built once per slice.
+    let columns: std::collections::HashMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect();
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -275,29 +266,7 @@ fn parse_csv(
                     let s = String::from_utf8_lossy(b).trim().to_string();
                     (!s.is_empty()).then_some(s)
                 };
-                let get = |col: &Option<String>| -> Option<String> {
-                    let c = col.as_deref()?;
-                    let i = if c == cols.text {
-                        i_text
-                    } else if Some(c) == cols.id.as_deref() {
-                        i_id
-                    } else if Some(c) == cols.title.as_deref() {
-                        i_title
-                    } else if Some(c) == cols.author.as_deref() {
-                        i_author
-                    } else if Some(c) == cols.published.as_deref() {
-                        i_pub
-                    } else if Some(c) == cols.rating.as_deref() {
-                        i_rating
-                    } else if Some(c) == cols.url.as_deref() {
-                        i_url
-                    } else if Some(c) == cols.channel.as_deref() {
-                        i_channel
-                    } else {
-                        None
-                    };
-                    field(i)
-                };
+                let get = |col: &Option<String>| field(columns.get(col.as_deref()?).copied());
                 match item_from(spec, get) {
                     Some(i) => poll.items.push(i),
                     None => poll.skipped += 1,

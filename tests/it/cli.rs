@@ -444,14 +444,17 @@ fn binary_works_from_any_directory_without_environment() {
 /// `cxpulse eval` scores a model folder on labelled data with the model card's metrics.
 #[test]
 fn eval_reports_metrics_from_the_onnx_model() {
-    let fx = repo().join("tests/fixtures/eval");
-    let out = Command::new(bin())
-        .args(["eval", "--task", "sentiment", "--json", "--model"])
-        .arg(repo().join("models/tiny-test"))
-        .arg("--data")
-        .arg(fx.join("sentiment.jsonl"))
-        .output()
-        .unwrap();
+    // `cxpulse eval` on the tiny model and a fixture file.
+    let eval = |task: &str, data: &str| {
+        Command::new(bin())
+            .args(["eval", "--task", task, "--json", "--model"])
+            .arg(repo().join("models/tiny-test"))
+            .arg("--data")
+            .arg(repo().join("tests/fixtures/eval").join(data))
+            .output()
+            .unwrap()
+    };
+    let out = eval("sentiment", "sentiment.jsonl");
     assert!(
         out.status.success(),
         "{}",
@@ -463,13 +466,7 @@ fn eval_reports_metrics_from_the_onnx_model() {
     assert_eq!(r["macro_f1"], 1.0);
     assert_eq!(r["confusion"][3][3], 1, "the mixed example is found: {r}");
 
-    let out = Command::new(bin())
-        .args(["eval", "--task", "emotions.ekman", "--json", "--model"])
-        .arg(repo().join("models/tiny-test"))
-        .arg("--data")
-        .arg(fx.join("emotions.tsv"))
-        .output()
-        .unwrap();
+    let out = eval("emotions.ekman", "emotions.tsv");
     assert!(out.status.success());
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["per_label_f1"]["joy"], 1.0, "{r}");
@@ -480,10 +477,5 @@ fn eval_reports_metrics_from_the_onnx_model() {
         "{r}"
     );
 
-    let out = Command::new(bin())
-        .args(["eval", "--task", "horoscope", "--data"])
-        .arg(fx.join("sentiment.jsonl"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(eval("horoscope", "sentiment.jsonl").status.code(), Some(2));
 }

@@ -164,15 +164,7 @@ async fn rss_posts_arrive_classified_and_trends_add_up() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(sum["current"]["volume"], 5);
-    let m = d
-        .http
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = d.metrics().await;
     assert!(
         m.contains("cxpulse_posts_stored_total{product=\"acme-phone\",source=\"acme-rss\"} 3"),
         "{m}"
@@ -248,15 +240,7 @@ async fn faulty_feeds_are_skipped_counted_and_retried() {
     // 500, 503, then success within one poll.
     assert!(srv.seen("/flaky").len() >= 3);
 
-    let m = d
-        .http
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = d.metrics().await;
     assert!(
         m.contains("cxpulse_items_skipped_total{reason=\"malformed_page\",source=\"broken\"}"),
         "{m}"

@@ -251,6 +251,12 @@ impl Daemon {
         }
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let r = self.http.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn stop(mut self) {
         self.token.cancel();
         self.running
