@@ -22,6 +22,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cxpulse::authenticity::Scorer;
 use cxpulse::classifier::{HeadKind, ModelSpec};
 use cxpulse::post::{Classification, HeadResult, Post, PostId};
 use cxpulse::store::keys::ALL_SOURCES;
@@ -364,6 +365,7 @@ fn make_post(i: usize, n: usize, spec: &ModelSpec, rng: &mut Rng) -> Post {
         rating,
         channel,
         classification,
+        authenticity: Default::default(),
     }
 }
 
@@ -435,7 +437,7 @@ fn timed_ingest(
 fn sled_ingest(store: &Store, n: usize, spec: &ModelSpec) -> IngestRun {
     timed_ingest(n, spec, "sled", |batch, cursor| {
         let out = store
-            .ingest(batch, Some(("bench", cursor)))
+            .ingest(batch, &[], &Scorer::default(), Some(("bench", cursor)))
             .expect("sled ingest");
         // The daemon makes every batch durable before it advances the source's cursor.
         store.flush_blocking().expect("sled flush");
@@ -473,6 +475,9 @@ CREATE TABLE IF NOT EXISTS aggregates (
     prob_sums BLOB NOT NULL,
     label_counts BLOB NOT NULL,
     dominant_counts BLOB NOT NULL,
+    suspicious INTEGER NOT NULL,
+    genuineness_sum REAL NOT NULL,
+    signal_counts BLOB NOT NULL,
     PRIMARY KEY (product, gran, bucket, source)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (
@@ -482,7 +487,8 @@ CREATE TABLE IF NOT EXISTS cursors (
 ";
 
 const AGG_COLUMNS: &str = "count, scored, rating_count, rating_sum, rating_hist, sentiment_sum, \
-                           prob_sums, label_counts, dominant_counts";
+                           prob_sums, label_counts, dominant_counts, suspicious, genuineness_sum, \
+                           signal_counts";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum SyncMode {
@@ -557,6 +563,9 @@ fn row_to_aggregate(
         prob_sums: blob_to_f64s(r.get_ref(at + 6)?.as_blob()?),
         label_counts: blob_to_u64s(r.get_ref(at + 7)?.as_blob()?),
         dominant_counts: blob_to_u64s(r.get_ref(at + 8)?.as_blob()?),
+        suspicious: r.get::<_, i64>(at + 9)? as u64,
+        genuineness_sum: r.get(at + 10)?,
+        signal_counts: blob_to_u64s(r.get_ref(at + 11)?.as_blob()?),
     })
 }
 
@@ -625,7 +634,7 @@ fn sqlite_ingest_batch(
         let mut put = tx
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO aggregates (product, gran, bucket, source, {AGG_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
             ))
             .expect("prepare upsert");
         for ((product, g, bucket, source), d) in &deltas {
@@ -651,6 +660,9 @@ fn sqlite_ingest_batch(
                 f64s_to_blob(&cur.prob_sums),
                 u64s_to_blob(&cur.label_counts),
                 u64s_to_blob(&cur.dominant_counts),
+                cur.suspicious as i64,
+                cur.genuineness_sum,
+                u64s_to_blob(&cur.signal_counts),
             ])
             .expect("upsert aggregate");
         }
@@ -908,7 +920,12 @@ fn breakdown() {
         let cursor = (b as u64 + 1).to_be_bytes();
         let t = Instant::now();
         store
-            .ingest(&batch, Some(("bench", &cursor[..])))
+            .ingest(
+                &batch,
+                &[],
+                &Scorer::default(),
+                Some(("bench", &cursor[..])),
+            )
             .expect("ingest");
         ingest += t.elapsed();
         let t = Instant::now();
@@ -1101,7 +1118,9 @@ fn main() {
 
     // Re-ingesting a batch is a no-op in both.
     let again = make_batch(0, n, &spec);
-    let dup = store.ingest(&again, None).expect("re-ingest");
+    let dup = store
+        .ingest(&again, &[], &Scorer::default(), None)
+        .expect("re-ingest");
     assert_eq!((dup.inserted, dup.duplicates), (0, again.len()));
     assert_eq!(sqlite_ingest_batch(&mut conn, &again, &slots, b"x"), 0);
 

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::classifier::Classifier;
 use crate::config::{self, Config, FileColumns, FileFormat, Overrides};
 use crate::metrics::Metrics;
-use crate::pipeline::{CursorUpdate, Normaliser, Pipeline};
+use crate::pipeline::{CursorUpdate, Pipeline};
 use crate::sources::file::{read_slice, FileSpec};
 use crate::store::{PostQuery, Store};
 use crate::trends::{self, Interval};
@@ -52,6 +52,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Show a product's trends as a table
     Trends(TrendsArgs),
+    /// Show a product's Authenticity Index, its trend, sources and top signals with examples
+    Authenticity(AuthenticityArgs),
     /// List a product's posts, newest first
     Posts(PostsArgs),
     /// Export a product's posts with their scores
@@ -60,6 +62,25 @@ pub enum Command {
     Verify,
     /// Score a model on labelled data (the metrics of its model card, from the ONNX file itself)
     Eval(EvalArgs),
+    /// Measure the authenticity layer: the genuineness score on labelled reviews, and campaign
+    /// detection on a 60-day stream with injected campaigns (the numbers of BENCHMARKS.md)
+    EvalAuthenticity(EvalAuthenticityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAuthenticityArgs {
+    /// The shared data folder (with fake_reviews_salminen/ and op_spam/)
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Model folder [default: model.dir of the config]
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Write the fitted calibration to the model folder's authenticity.json before the stream runs
+    #[arg(long)]
+    pub write_calibration: bool,
+    /// Seed of the injected stream
+    #[arg(long, default_value_t = 20261123)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +186,18 @@ pub struct RangeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AuthenticityArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// hour, day, week or month
+    #[arg(long, default_value = "week")]
+    pub interval: String,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct TrendsArgs {
     #[command(flatten)]
     pub range: RangeArgs,
@@ -189,6 +222,12 @@ pub struct PostsArgs {
     /// Minimum probability of --label; without --label, of the strongest non-neutral emotion
     #[arg(long)]
     pub min_score: Option<f32>,
+    /// Only posts carrying this authenticity signal (copy_paste, burst, incentive, …)
+    #[arg(long)]
+    pub signal: Option<String>,
+    /// Only posts whose review genuineness is in doubt
+    #[arg(long)]
+    pub suspicious: bool,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON lines instead of a table
@@ -321,6 +360,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None, None)?;
             show_trends(&cfg, a)
         }
+        Command::Authenticity(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            show_authenticity(&cfg, a)
+        }
         Command::Posts(a) => {
             let cfg = load_config(&cli, None, None)?;
             show_posts(&cfg, a)
@@ -333,6 +376,11 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None, a.model.as_ref())?;
             init_logging(&cfg);
             runtime()?.block_on(eval(cfg, a))
+        }
+        Command::EvalAuthenticity(a) => {
+            let cfg = load_config(&cli, None, a.model.as_ref())?;
+            init_logging(&cfg);
+            runtime()?.block_on(eval_authenticity(cfg, a))
         }
         Command::Verify => {
             let cfg = load_config(&cli, None, None)?;
@@ -405,6 +453,105 @@ fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
     }
     if !batch.is_empty() {
         emit(batch)?;
+    }
+    Ok(())
+}
+
+async fn eval_authenticity(cfg: Config, a: &EvalAuthenticityArgs) -> Result<(), CliError> {
+    use crate::authenticity::eval as ae;
+    let data = ae::load(&a.data).map_err(usage)?;
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    // Every distinct text is classified once.
+    let mut texts: Vec<String> = data
+        .salminen_heldout
+        .iter()
+        .chain(&data.op_spam)
+        .map(|l| l.text.clone())
+        .chain(data.genuine.iter().map(|g| g.0.clone()))
+        .collect();
+    texts.sort();
+    texts.dedup();
+    eprintln!("classifying {} labelled texts…", texts.len());
+    let mut by_text = std::collections::HashMap::new();
+    for chunk in texts.chunks(256) {
+        let out = classifier.classify_all(chunk.to_vec()).await?;
+        by_text.extend(chunk.iter().cloned().zip(out));
+    }
+    let cls = |l: &[crate::authenticity::eval::Labelled]| -> Vec<crate::post::Classification> {
+        l.iter().map(|x| by_text[&x.text].clone()).collect()
+    };
+    let calibration = ae::calibrate(
+        &data.salminen_heldout,
+        &cls(&data.salminen_heldout),
+        &data.op_spam,
+        &cls(&data.op_spam),
+    );
+    if a.write_calibration {
+        let path = cfg.model.dir.join(crate::authenticity::calibration::FILE);
+        let doc = serde_json::json!({
+            "calibration": calibration.calibration,
+            "fitted_on": "held-out fifth of fake_reviews_salminen (CG = not genuine), the rows train/train.py never trains on",
+            "salminen_heldout_crossfit": calibration.salminen_heldout_crossfit,
+            "op_spam_in_sample": calibration.op_spam_in_sample,
+            "reproduce": "cxpulse eval-authenticity --data ../shared/data --write-calibration",
+        });
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&doc).context("encoding")? + "\n",
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+
+    let genuine: Vec<_> = data
+        .genuine
+        .iter()
+        .map(|(t, o)| (t.clone(), *o, by_text[t].clone()))
+        .collect();
+    let (stream, shape) = ae::build_stream(&genuine, &data.bought, a.seed);
+    let tmp = tempfile::tempdir().context("temporary store")?;
+    let mut scfg = cfg.clone();
+    scfg.storage.path = tmp.path().join("eval.sled");
+    scfg.products = ae::PRODUCTS
+        .iter()
+        .map(|p| crate::config::Product {
+            id: p.to_string(),
+            name: p.to_string(),
+            keywords: vec![p.to_string()],
+            exclusions: vec![],
+            sources: vec![],
+        })
+        .collect();
+    let store = Store::open(&scfg.storage.path)?;
+    store.register_slots(&classifier.spec().slots())?;
+    let pipeline = {
+        let (scfg, store, classifier) = (scfg.clone(), store.clone(), classifier.clone());
+        tokio::task::spawn_blocking(move || {
+            Pipeline::new(&scfg, classifier, store, Arc::new(Metrics::new()))
+        })
+        .await
+        .context("pipeline")??
+    };
+    eprintln!("ingesting a stream of {} posts…", stream.len());
+    ae::ingest_stream(&pipeline, &stream).await?;
+    let report = ae::score_stream(&store, &stream, shape)?;
+    let verify = store.verify()?;
+    let out = serde_json::json!({
+        "model": cfg.model.dir.display().to_string(),
+        "seed": a.seed,
+        "genuineness_score": calibration,
+        "stream": report,
+        "store_verified": verify.problems.is_empty(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).context("encoding")?
+    );
+    if !verify.problems.is_empty() {
+        return Err(anyhow!("store verify found problems: {:?}", verify.problems).into());
     }
     Ok(())
 }
@@ -508,11 +655,13 @@ async fn import(cfg: Config, a: &ImportArgs) -> Result<(), CliError> {
         .await
         .context("model thread")??;
     store.register_slots(&classifier.spec().slots())?;
-    let pipeline = Pipeline {
-        normaliser: Arc::new(Normaliser::new(&cfg)),
-        classifier,
-        store: store.clone(),
-        metrics: Arc::new(Metrics::new()),
+    let pipeline = {
+        let (cfg, store) = (cfg.clone(), store.clone());
+        tokio::task::spawn_blocking(move || {
+            Pipeline::new(&cfg, classifier, store, Arc::new(Metrics::new()))
+        })
+        .await
+        .context("authenticity index")??
     };
     // One cursor per product, source and file, so an interrupted import resumes where it stopped.
     let cursor_key = format!("import:{}:{}:{}", a.product, a.source, path.display());
@@ -686,11 +835,141 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+fn show_authenticity(cfg: &Config, a: &AuthenticityArgs) -> Result<(), CliError> {
+    let (from, to) = range(cfg, &a.range)?;
+    if a.range.source.is_some() {
+        return Err(usage(anyhow!(
+            "--source: the report already breaks the index down by source"
+        )));
+    }
+    let interval: Interval = a
+        .interval
+        .parse()
+        .map_err(|e: String| usage(anyhow!("--interval: {e}")))?;
+    let v = match Reader::open(cfg)? {
+        Reader::Store(store) => {
+            let r =
+                crate::authenticity::report::report(&store, &a.range.product, from, to, interval)
+                    .map_err(|e| match e {
+                    trends::TrendError::Store(s) => CliError::from(s),
+                    other => usage(other),
+                })?;
+            crate::api::authenticity_json(&r)
+        }
+        Reader::Api(api) => api.get(&format!(
+            "/api/v1/products/{}/authenticity?from={from}&to={to}&interval={}",
+            a.range.product, a.interval
+        ))?,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v).context("encoding")?);
+        return Ok(());
+    }
+    let num = |x: &Value, digits: usize| {
+        x.as_f64()
+            .map(|f| format!("{f:.digits$}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let pct = |x: &Value| {
+        x.as_f64()
+            .map(|f| format!("{:.1}%", f * 100.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}  {} .. {}\nAuthenticity Index {} / 100   perception balance {}   suspicious {} ({} of {} posts)",
+        a.range.product,
+        v["from"].as_str().unwrap_or("-"),
+        v["to"].as_str().unwrap_or("-"),
+        num(&v["index"], 1),
+        num(&v["perception_balance"], 2),
+        pct(&v["suspicious_share"]),
+        v["suspicious"],
+        v["volume"],
+    )
+    .context("writing")?;
+    writeln!(
+        out,
+        "\n{:<22} {:>7} {:>7} {:>10} {:>11}",
+        "source", "volume", "index", "balance", "suspicious"
+    )
+    .context("writing")?;
+    for s in v["by_source"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "{:<22} {:>7} {:>7} {:>10} {:>11}",
+            s["source"].as_str().unwrap_or("-"),
+            s["volume"],
+            num(&s["index"], 1),
+            num(&s["perception_balance"], 2),
+            pct(&s["suspicious_share"]),
+        )
+        .context("writing")?;
+    }
+    writeln!(
+        out,
+        "\n{:<22} {:>7} {:>7} {:>11}",
+        "bucket", "index", "balance", "suspicious"
+    )
+    .context("writing")?;
+    let tr = &v["trend"];
+    for (i, b) in v["buckets"].as_array().into_iter().flatten().enumerate() {
+        writeln!(
+            out,
+            "{:<22} {:>7} {:>7} {:>11}",
+            b.as_str().unwrap_or("-"),
+            num(&tr["index"][i], 1),
+            num(&tr["perception_balance"][i], 2),
+            pct(&tr["suspicious_share"][i]),
+        )
+        .context("writing")?;
+    }
+    writeln!(out, "\ntop signals").context("writing")?;
+    for s in v["top_signals"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  {:<18} {:>6} posts ({}){}",
+            s["kind"].as_str().unwrap_or("-"),
+            s["posts"],
+            pct(&s["share"]),
+            if s["perception"].as_bool() == Some(true) {
+                "  [brand perception]"
+            } else {
+                ""
+            }
+        )
+        .context("writing")?;
+        for p in s["examples"].as_array().into_iter().flatten() {
+            let why = p["signals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["kind"] == s["kind"])
+                .map(|x| x["evidence"]["detail"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            writeln!(out, "    {}\n      why: {why}", post_line(p)).context("writing")?;
+        }
+    }
+    Ok(())
+}
+
 fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
     let (from, to) = range(cfg, &a.range)?;
     if a.limit == 0 || a.limit > 500 {
         return Err(usage(anyhow!("--limit must be 1..=500")));
     }
+    let signal = match a.signal.as_deref() {
+        Some(s) => Some(crate::authenticity::SignalKind::parse(s).ok_or_else(|| {
+            usage(anyhow!(
+                "--signal: `{s}` is not one of {}",
+                crate::authenticity::SignalKind::ALL
+                    .map(|k| k.name())
+                    .join(", ")
+            ))
+        })?),
+        None => None,
+    };
     let posts: Vec<Value> = match Reader::open(cfg)? {
         Reader::Store(store) => store
             .posts_page(&PostQuery {
@@ -700,6 +979,8 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
                 source: a.range.source.clone(),
                 label: a.label.clone(),
                 min_score: a.min_score,
+                signal,
+                suspicious: a.suspicious.then_some(true),
                 limit: a.limit,
                 after: None,
             })?
@@ -716,6 +997,8 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
                 ("source", a.range.source.clone()),
                 ("label", a.label.clone()),
                 ("min_score", a.min_score.map(|m| m.to_string())),
+                ("signal", a.signal.clone()),
+                ("suspicious", a.suspicious.then(|| "true".to_string())),
             ] {
                 if let Some(v) = v {
                     q.push_str(&format!("&{k}={}", enc(&v)));
@@ -760,6 +1043,12 @@ fn post_line(p: &Value) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    let signals: Vec<&str> = p["signals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["kind"].as_str())
+        .collect();
     let text: String = p["text"]
         .as_str()
         .unwrap_or("")
@@ -768,7 +1057,7 @@ fn post_line(p: &Value) -> String {
         .collect::<String>()
         .replace('\n', " ");
     format!(
-        "{}  {:<14} {:>4}  [{}] {}",
+        "{}  {:<14} {:>4}  [{}]{} {}",
         p["published"].as_str().unwrap_or("-"),
         p["source"].as_str().unwrap_or("-"),
         p["rating"]
@@ -779,6 +1068,19 @@ fn post_line(p: &Value) -> String {
             labels.join(" ")
         } else {
             format!("lang:{}", p["language"].as_str().unwrap_or("?"))
+        },
+        if signals.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {}{{{}}}",
+                if p["suspicious"].as_bool() == Some(true) {
+                    "SUSPICIOUS "
+                } else {
+                    ""
+                },
+                signals.join(",")
+            )
         },
         text
     )

@@ -6,6 +6,7 @@
 //! cancellation token fires; tests use [`start`] to learn the bound address.
 
 pub mod api;
+pub mod authenticity;
 pub mod classifier;
 pub mod cli;
 pub mod config;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::classifier::{Classifier, ClassifierError};
 use crate::config::{Config, SourceConfig};
 use crate::metrics::Metrics;
-use crate::pipeline::{Normaliser, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::scheduler::{HealthMap, SourceTask};
 use crate::sources::Fetcher;
 use crate::store::{Store, StoreError};
@@ -57,6 +58,8 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("a daemon task panicked: {0}")]
     Task(String),
+    #[error(transparent)]
+    Pipeline(#[from] pipeline::PipelineError),
 }
 
 /// Batches waiting for the ingest task. Small on purpose: when classification is the bottleneck,
@@ -99,11 +102,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             .map_err(|e| RunError::Http(e.to_string()))?,
     );
     let health: HealthMap = Default::default();
-    let pipeline = Pipeline {
-        normaliser: Arc::new(Normaliser::new(&config)),
-        classifier: classifier.clone(),
-        store: store.clone(),
-        metrics: metrics.clone(),
+    let pipeline = {
+        let (cfg, classifier, store, metrics) = (
+            config.clone(),
+            classifier.clone(),
+            store.clone(),
+            metrics.clone(),
+        );
+        tokio::task::spawn_blocking(move || Pipeline::new(&cfg, classifier, store, metrics))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))??
     };
     let (tx, rx) = mpsc::channel(INGEST_QUEUE);
 

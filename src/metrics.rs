@@ -33,6 +33,12 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// Posts in the store.
     pub stored_posts: IntGauge,
+    /// Signals raised on new posts, by product and kind.
+    pub signals: IntCounterVec,
+    /// New posts whose review genuineness is in doubt, by product.
+    pub suspicious_posts: IntCounterVec,
+    /// Recent posts the authenticity detector holds in memory.
+    pub indexed_posts: IntGauge,
 }
 
 impl Metrics {
@@ -54,6 +60,13 @@ impl Metrics {
                 labels,
             )
             .expect("valid metric");
+            registry
+                .register(Box::new(v.clone()))
+                .expect("unique metric names");
+            v
+        };
+        let g = |name: &str, help: &str| {
+            let v = IntGauge::new(name, help).expect("valid metric");
             registry
                 .register(Box::new(v.clone()))
                 .expect("unique metric names");
@@ -110,13 +123,21 @@ impl Metrics {
                 &["source"],
             ),
             http_requests: c("http_requests_total", "API requests", &["route", "status"]),
-            stored_posts: {
-                let g = IntGauge::new("stored_posts", "Posts in the store").expect("valid metric");
-                registry
-                    .register(Box::new(g.clone()))
-                    .expect("unique metric names");
-                g
-            },
+            stored_posts: g("stored_posts", "Posts in the store"),
+            signals: c(
+                "signals_total",
+                "Authenticity signals raised on new posts",
+                &["product", "kind"],
+            ),
+            suspicious_posts: c(
+                "suspicious_posts_total",
+                "New posts whose review genuineness is below 0.5",
+                &["product"],
+            ),
+            indexed_posts: g(
+                "authenticity_indexed_posts",
+                "Recent posts held in memory for near-copy and author matching",
+            ),
             registry,
         }
     }

@@ -11,6 +11,8 @@ use std::time::Instant;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::authenticity::calibration::CalibrationError;
+use crate::authenticity::{Calibration, Detector, Scorer};
 use crate::classifier::{Classifier, ClassifierError};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -24,6 +26,8 @@ pub enum PipelineError {
     Classifier(#[from] ClassifierError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("authenticity calibration: {0}")]
+    Calibration(#[from] CalibrationError),
     #[error("unknown product `{0}`")]
     UnknownProduct(String),
     #[error("the ingest pipeline has stopped")]
@@ -127,6 +131,7 @@ impl Normaliser {
             rating: item.rating,
             channel: item.channel,
             classification: Default::default(),
+            authenticity: Default::default(),
         })
     }
 }
@@ -138,6 +143,9 @@ pub struct Pipeline {
     pub classifier: Classifier,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Only ever locked inside the blocking store step of `process`, which the single ingest
+    /// task (or `import`) runs one batch at a time: the lock is never contended.
+    detector: Arc<std::sync::Mutex<Detector>>,
 }
 
 /// The text the model reads: the title carries meaning in reviews ("Never again").
@@ -149,6 +157,30 @@ pub fn model_input(p: &Post) -> String {
 }
 
 impl Pipeline {
+    /// Builds the ingest path and loads the authenticity detector's memory of recent posts from
+    /// the store (blocking: call it off the async runtime or before serving).
+    pub fn new(
+        cfg: &Config,
+        classifier: Classifier,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Pipeline, PipelineError> {
+        let scorer = Scorer {
+            calibration: Calibration::for_model(&cfg.model.dir)?,
+        };
+        let mut detector = Detector::new(cfg.authenticity.clone(), scorer);
+        let products: Vec<String> = cfg.products.iter().map(|p| p.id.clone()).collect();
+        detector.rebuild(&store, &products)?;
+        metrics.indexed_posts.set(detector.indexed() as i64);
+        Ok(Pipeline {
+            normaliser: Arc::new(Normaliser::new(cfg)),
+            classifier,
+            store,
+            metrics,
+            detector: Arc::new(std::sync::Mutex::new(detector)),
+        })
+    }
+
     /// Normalises, classifies and stores `items`; the cursor is stored in the same transaction
     /// and everything is flushed before this returns.
     pub async fn process(
@@ -210,16 +242,30 @@ impl Pipeline {
         }
         let t = Instant::now();
         let store = self.store.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            store.ingest(
+        let detector = self.detector.clone();
+        let (outcome, posts) = tokio::task::spawn_blocking(move || {
+            let mut d = detector.lock().expect("detector lock poisoned");
+            let retro = d.assess(&mut posts, &store)?;
+            let o = store.ingest(
                 &posts,
+                &retro,
+                d.scorer(),
                 cursor
                     .as_ref()
                     .map(|c| (c.key.as_str(), c.value.as_slice())),
-            )
+            )?;
+            d.commit(&posts, &retro);
+            Ok::<_, StoreError>((o, posts))
         })
         .await
         .map_err(|_| PipelineError::Stopped)??;
+        self.count_signals(product, &posts);
+        self.metrics.indexed_posts.set(
+            self.detector
+                .lock()
+                .expect("detector lock poisoned")
+                .indexed() as i64,
+        );
         self.store.flush().await?;
         self.metrics
             .store_write_seconds
@@ -232,6 +278,23 @@ impl Pipeline {
             .stored_posts
             .set(self.store.post_count() as i64);
         Ok(report)
+    }
+
+    fn count_signals(&self, product: &str, posts: &[Post]) {
+        for p in posts {
+            for s in &p.authenticity.signals {
+                self.metrics
+                    .signals
+                    .with_label_values(&[product, s.kind.name()])
+                    .inc();
+            }
+            if p.authenticity.suspicious {
+                self.metrics
+                    .suspicious_posts
+                    .with_label_values(&[product])
+                    .inc();
+            }
+        }
     }
 
     fn count(&self, product: &str, source: &str, r: &IngestReport) {

@@ -86,6 +86,8 @@ pub struct Post {
     pub rating: Option<f32>,
     pub channel: Option<String>,
     pub classification: Classification,
+    /// Signals and genuineness, set by the authenticity detector before the post is stored.
+    pub authenticity: crate::authenticity::Authenticity,
 }
 
 /// What the model read in one text. `heads` is empty when the text's language is not one the model
@@ -132,6 +134,12 @@ impl Classification {
             None => false,
         }
     }
+}
+
+/// Stars (1–5) of a rating normalised to 0–1: 0.2 is 1★ and 1.0 is 5★ on a five-star scale;
+/// other scales round to the nearest star.
+pub fn stars(rating: f32) -> u8 {
+    ((rating.clamp(0.0, 1.0) * 5.0).round() as u8).clamp(1, 5)
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::authenticity::{index_parts, IndexParts, SignalKind};
 use crate::store::{Aggregate, Granularity, Slot, Store, StoreError};
 use crate::timeutil::format_ms;
 
@@ -109,6 +110,31 @@ pub struct Point {
     pub sentiment_index: Option<f64>,
     /// head → label → statistics.
     pub labels: BTreeMap<String, BTreeMap<String, LabelStat>>,
+    /// Posts whose review genuineness is in doubt.
+    pub suspicious: u64,
+    /// The Authenticity Index and its parts.
+    pub authenticity: IndexParts,
+    /// Posts carrying each signal kind (kinds that fired at least once).
+    pub signals: BTreeMap<String, u64>,
+}
+
+/// The Authenticity Index parts of one bucket (see [`crate::authenticity::index_parts`]).
+pub fn authenticity_of(a: &Aggregate) -> IndexParts {
+    index_parts(
+        a.count,
+        a.suspicious,
+        a.genuineness_sum,
+        a.signal_count(SignalKind::BrandGenuine),
+        a.signal_count(SignalKind::BrandFake),
+    )
+}
+
+fn signals_of(a: &Aggregate) -> BTreeMap<String, u64> {
+    SignalKind::ALL
+        .iter()
+        .map(|k| (k.name().to_string(), a.signal_count(*k)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 impl Point {
@@ -137,6 +163,9 @@ impl Point {
             rating_hist: a.rating_hist,
             sentiment_index: (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)),
             labels,
+            suspicious: a.suspicious,
+            authenticity: authenticity_of(a),
+            signals: signals_of(a),
         }
     }
 }
@@ -170,8 +199,21 @@ pub struct Trends {
     pub sentiment_index: Vec<Option<f64>>,
     /// head → label → series.
     pub labels: BTreeMap<String, BTreeMap<String, Series>>,
+    pub authenticity: AuthenticitySeries,
     /// The whole range in one bucket.
     pub total: Point,
+}
+
+/// The Authenticity Index and its parts per bucket (null where a bucket has no posts or, for
+/// the balance, no post judging the brand), and each signal kind's post count per bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AuthenticitySeries {
+    pub index: Vec<Option<f64>>,
+    pub perception_balance: Vec<Option<f64>>,
+    pub suspicious_share: Vec<Option<f64>>,
+    pub genuineness_avg: Vec<Option<f64>>,
+    /// kind → posts per bucket, for every kind (zeros included, so charts need no gaps logic).
+    pub signals: BTreeMap<String, Vec<u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -295,6 +337,24 @@ pub fn roll_up(
             .map(|a| (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)))
             .collect(),
         labels,
+        authenticity: {
+            let parts: Vec<IndexParts> = sums.iter().map(authenticity_of).collect();
+            AuthenticitySeries {
+                index: parts.iter().map(|p| p.index).collect(),
+                perception_balance: parts.iter().map(|p| p.perception_balance).collect(),
+                suspicious_share: parts.iter().map(|p| p.suspicious_share).collect(),
+                genuineness_avg: parts.iter().map(|p| p.genuineness_avg).collect(),
+                signals: SignalKind::ALL
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.name().to_string(),
+                            sums.iter().map(|a| a.signal_count(*k)).collect(),
+                        )
+                    })
+                    .collect(),
+            }
+        },
         total: Point::from_aggregate(first, &total, slots),
     }
 }

@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 
 pub use error::{ApiError, Code};
 
+use crate::authenticity::report::{self, AuthenticityReport};
+use crate::authenticity::SignalKind;
 use crate::classifier::Classifier;
 use crate::config::{valid_id, Config, Product};
 use crate::metrics::Metrics;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/products/{id}/trends", get(product_trends))
         .route("/products/{id}/posts", get(list_posts).post(ingest_posts))
         .route("/products/{id}/summary", get(product_summary))
+        .route("/products/{id}/authenticity", get(product_authenticity))
         .route("/classify", post(classify))
         .route("/sources", get(sources))
         .route("/openapi.json", get(openapi));
@@ -211,6 +214,48 @@ async fn product_trends(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AuthenticityParams {
+    from: Option<String>,
+    to: Option<String>,
+    interval: Option<String>,
+}
+
+/// The authenticity report as JSON: the report's fields, with each top signal's example posts
+/// in the post view of [`post_json`].
+pub fn authenticity_json(r: &AuthenticityReport) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    if let Some(top) = v.get_mut("top_signals").and_then(Value::as_array_mut) {
+        for (t, s) in top.iter_mut().zip(&r.top_signals) {
+            t["examples"] = Value::Array(s.examples.iter().map(post_json).collect());
+        }
+    }
+    v
+}
+
+async fn product_authenticity(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<AuthenticityParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q?;
+    product(&st, &id)?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
+    let interval: Interval = match q.interval.as_deref() {
+        Some(i) => i
+            .parse()
+            .map_err(|e: String| ApiError::param(format!("`interval`: {e}")))?,
+        None => Interval::Day,
+    };
+    let store = st.store.clone();
+    let r = tokio::task::spawn_blocking(move || report::report(&store, &id, from, to, interval))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(trend_error)?;
+    Ok(Json(authenticity_json(&r)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     window: Option<String>,
     to: Option<String>,
@@ -250,6 +295,8 @@ pub struct PostParams {
     label: Option<String>,
     min_score: Option<String>,
     source: Option<String>,
+    signal: Option<String>,
+    suspicious: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -271,6 +318,9 @@ pub fn post_json(p: &Post) -> Value {
         "rating": p.rating,
         "channel": p.channel,
         "classification": p.classification,
+        "genuineness": p.authenticity.genuineness,
+        "suspicious": p.authenticity.suspicious,
+        "signals": p.authenticity.signals,
     })
 }
 
@@ -317,6 +367,21 @@ async fn list_posts(
             return Err(ApiError::param("`label` must be 1-100 characters"));
         }
     }
+    let signal = match q.signal.as_deref() {
+        Some(s) => Some(SignalKind::parse(s).ok_or_else(|| {
+            ApiError::param(format!(
+                "`signal`: `{s}` is not one of {}",
+                SignalKind::ALL.map(|k| k.name()).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    let suspicious = match q.suspicious.as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(ApiError::param("`suspicious` must be true or false")),
+        None => None,
+    };
     let query = PostQuery {
         product: id,
         from_ms: from,
@@ -324,6 +389,8 @@ async fn list_posts(
         source: q.source,
         label: q.label,
         min_score,
+        signal,
+        suspicious,
         limit,
         after,
     };

@@ -117,7 +117,112 @@ pub struct Config {
     pub model: ModelConfig,
     pub fetch: FetchConfig,
     pub log: LogConfig,
+    pub authenticity: AuthenticityConfig,
     pub products: Vec<Product>,
+}
+
+/// Validated `[authenticity]`: see `RawAuthenticity` for each key's meaning.
+#[derive(Debug, Clone)]
+pub struct AuthenticityConfig {
+    pub window_ms: i64,
+    pub max_indexed_posts: usize,
+    pub copy_paste_min_similarity: f64,
+    pub copy_paste_min_words: usize,
+    pub burst_min_posts: u64,
+    pub burst_max_p_value: f64,
+    pub burst_min_ratio: f64,
+    pub author_max_posts: usize,
+    pub author_window_ms: i64,
+    pub machine_generated_min: f32,
+    pub deceptive_min: Option<f32>,
+    pub brand_genuine_min: f32,
+    pub brand_fake_min: f32,
+    pub mismatch_min: f32,
+}
+
+impl Default for AuthenticityConfig {
+    fn default() -> Self {
+        validate_authenticity(&raw::RawAuthenticity::default(), "")
+            .expect("the default [authenticity] section is valid")
+    }
+}
+
+fn validate_authenticity(
+    a: &raw::RawAuthenticity,
+    text: &str,
+) -> Result<AuthenticityConfig, ConfigError> {
+    let unit = |key: &str, v: f64| {
+        if v > 0.0 && v <= 1.0 {
+            Ok(())
+        } else {
+            Err(invalid(
+                text,
+                &format!("authenticity.{key}"),
+                "must be in (0, 1]",
+            ))
+        }
+    };
+    unit("copy_paste_min_similarity", a.copy_paste_min_similarity)?;
+    unit("burst_max_p_value", a.burst_max_p_value)?;
+    unit("machine_generated_min", a.machine_generated_min as f64)?;
+    if let Some(d) = a.deceptive_min {
+        unit("deceptive_min", d as f64)?;
+    }
+    unit("brand_genuine_min", a.brand_genuine_min as f64)?;
+    unit("brand_fake_min", a.brand_fake_min as f64)?;
+    unit("mismatch_min", a.mismatch_min as f64)?;
+    let positive = |key: &str, v: u64| {
+        if v > 0 {
+            Ok(())
+        } else {
+            Err(invalid(
+                text,
+                &format!("authenticity.{key}"),
+                "must be greater than zero",
+            ))
+        }
+    };
+    positive("window_days", a.window_days)?;
+    positive("max_indexed_posts", a.max_indexed_posts as u64)?;
+    positive("burst_min_posts", a.burst_min_posts)?;
+    positive("author_window_hours", a.author_window_hours)?;
+    if a.author_max_posts < 2 {
+        return Err(invalid(
+            text,
+            "authenticity.author_max_posts",
+            "must be at least 2 (one post is not a pattern)",
+        ));
+    }
+    if a.burst_min_ratio.is_nan() || a.burst_min_ratio < 1.0 {
+        return Err(invalid(
+            text,
+            "authenticity.burst_min_ratio",
+            "must be at least 1",
+        ));
+    }
+    if a.window_days > 3650 || a.author_window_hours > 24 * 3650 {
+        return Err(invalid(
+            text,
+            "authenticity.window_days",
+            "at most ten years",
+        ));
+    }
+    Ok(AuthenticityConfig {
+        window_ms: a.window_days as i64 * 86_400_000,
+        max_indexed_posts: a.max_indexed_posts,
+        copy_paste_min_similarity: a.copy_paste_min_similarity,
+        copy_paste_min_words: a.copy_paste_min_words,
+        burst_min_posts: a.burst_min_posts,
+        burst_max_p_value: a.burst_max_p_value,
+        burst_min_ratio: a.burst_min_ratio,
+        author_max_posts: a.author_max_posts,
+        author_window_ms: a.author_window_hours as i64 * 3_600_000,
+        machine_generated_min: a.machine_generated_min,
+        deceptive_min: a.deceptive_min,
+        brand_genuine_min: a.brand_genuine_min,
+        brand_fake_min: a.brand_fake_min,
+        mismatch_min: a.mismatch_min,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -418,6 +523,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         ));
     }
 
+    let authenticity = validate_authenticity(&raw.authenticity, text)?;
     let mut products = Vec::new();
     let mut product_ids = HashSet::new();
     let mut source_names = HashSet::new();
@@ -530,6 +636,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         },
         fetch,
         log: LogConfig { level, json },
+        authenticity,
         products,
     })
 }
@@ -591,6 +698,15 @@ impl Config {
             "[log]\nlevel = {:?}\nformat = \"{}\"\n",
             self.log.level,
             if self.log.json { "json" } else { "text" }
+        ));
+        let a = &self.authenticity;
+        out.push_str(&format!(
+            "\n[authenticity]\nwindow_days = {}\nmax_indexed_posts = {}\ncopy_paste_min_similarity = {}\ncopy_paste_min_words = {}\nburst_min_posts = {}\nburst_max_p_value = {:e}\nburst_min_ratio = {}\nauthor_max_posts = {}\nauthor_window_hours = {}\nmachine_generated_min = {}\ndeceptive_min = {}\nbrand_genuine_min = {}\nbrand_fake_min = {}\nmismatch_min = {}\n",
+            a.window_ms / 86_400_000, a.max_indexed_posts, a.copy_paste_min_similarity,
+            a.copy_paste_min_words, a.burst_min_posts, a.burst_max_p_value, a.burst_min_ratio,
+            a.author_max_posts, a.author_window_ms / 3_600_000, a.machine_generated_min,
+            a.deceptive_min.map(|d| d.to_string()).unwrap_or_else(|| "(off)".into()),
+            a.brand_genuine_min, a.brand_fake_min, a.mismatch_min
         ));
         for p in &self.products {
             out.push_str(&format!(
@@ -657,6 +773,23 @@ interval_secs = 60
         let e = load_str(&t).unwrap_err().to_string();
         assert!(e.contains("products[0].sources[0].interval_secs"), "{e}");
         assert!(e.contains("line 18"), "{e}");
+    }
+
+    #[test]
+    fn authenticity_keys_are_checked_and_named() {
+        let t = format!("[authenticity]\ncopy_paste_min_similarity = 1.5\n{MINIMAL}");
+        let e = load_str(&t).unwrap_err().to_string();
+        assert!(e.contains("authenticity.copy_paste_min_similarity"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let t = format!("[authenticity]\ndeceptive_min = 0.95\nwindow_days = 7\n{MINIMAL}");
+        let c = load_str(&t).unwrap();
+        assert_eq!(c.authenticity.deceptive_min, Some(0.95));
+        assert_eq!(c.authenticity.window_ms, 7 * 86_400_000);
+        assert_eq!(load_str(MINIMAL).unwrap().authenticity.deceptive_min, None);
+        let e = load_str(&format!("[authenticity]\nburst_min_posts = 0\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("authenticity.burst_min_posts"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub fetch: RawFetch,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub authenticity: RawAuthenticity,
     /// The products this instance watches.
     #[serde(default)]
     pub products: Vec<RawProduct>,
@@ -131,6 +133,68 @@ impl Default for RawFetch {
             per_host_concurrency: 2,
             respect_robots: true,
             max_items_per_fetch: 1000,
+        }
+    }
+}
+
+/// When each authenticity signal fires (see src/authenticity/mod.rs and BENCHMARKS.md for how
+/// the defaults were measured on injected campaigns).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuthenticity {
+    /// How far apart two posts may be to count as near-copies or one author's pattern.
+    pub window_days: u64,
+    /// Recent posts (all products) kept in memory for near-copy and author matching; about
+    /// 400 bytes each.
+    pub max_indexed_posts: usize,
+    /// Estimated Jaccard similarity of character 5-grams from which two texts by different
+    /// authors are near-copies.
+    pub copy_paste_min_similarity: f64,
+    /// Shorter texts never count as copies: short praise ("Great shoes, love them") repeats
+    /// naturally.
+    pub copy_paste_min_words: usize,
+    /// Fewest posts (or 5★/1★ reviews) in an hour or day that can be a burst.
+    pub burst_min_posts: u64,
+    /// A burst's count must be this unlikely under the source's baseline.
+    pub burst_max_p_value: f64,
+    /// …and at least this many times the baseline's expectation.
+    pub burst_min_ratio: f64,
+    /// Posts by one author within `author_window_hours` (any watched product) that raise the
+    /// author signal.
+    pub author_max_posts: usize,
+    pub author_window_hours: u64,
+    /// Machine-generated head probability from which its signal fires.
+    pub machine_generated_min: f32,
+    /// Deceptive head probability from which its signal fires. Unset (the default) means off:
+    /// the head learned deception from hotel reviews only and fires on ~30% of ordinary product
+    /// reviews (BENCHMARKS.md). Set it for hotel and travel products.
+    pub deceptive_min: Option<f32>,
+    /// Brand-authenticity head probability of `genuine` for the brand_genuine perception signal
+    /// (set where it fires on at most 2% of ordinary reviews).
+    pub brand_genuine_min: f32,
+    /// …and of `fake` for brand_fake.
+    pub brand_fake_min: f32,
+    /// Sentiment probability against the rating (negative under 5★, positive under 1★).
+    pub mismatch_min: f32,
+}
+
+impl Default for RawAuthenticity {
+    fn default() -> Self {
+        RawAuthenticity {
+            window_days: 30,
+            max_indexed_posts: 100_000,
+            copy_paste_min_similarity: 0.5,
+            copy_paste_min_words: 12,
+            burst_min_posts: 8,
+            burst_max_p_value: 1e-4,
+            burst_min_ratio: 3.0,
+            author_max_posts: 3,
+            author_window_hours: 168,
+            machine_generated_min: 0.9,
+            deceptive_min: None,
+            brand_genuine_min: 0.85,
+            brand_fake_min: 0.6,
+            mismatch_min: 0.8,
         }
     }
 }

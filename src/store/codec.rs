@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authenticity::{Authenticity, Evidence, Signal, SignalKind};
 use crate::post::{Classification, HeadResult, Post, PostId};
 
 /// How a head's scores are read back: a list of labels or a single score.
@@ -30,8 +31,18 @@ impl Slot {
     }
 }
 
+/// A signal as stored: the kind as its tag, related posts as raw ids.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredPostV1 {
+struct StoredSignal {
+    kind: u8,
+    score: f32,
+    detail: String,
+    phrase: Option<String>,
+    posts: Vec<[u8; 16]>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPost {
     product: String,
     source: String,
     external_id: String,
@@ -48,9 +59,12 @@ struct StoredPostV1 {
     scores: Vec<f32>,
     /// Slots over threshold (or winning); for score heads, the head's own slot when ≥ 0.5.
     labels: Vec<u16>,
+    genuineness: f32,
+    suspicious: bool,
+    signals: Vec<StoredSignal>,
 }
 
-/// The same layout as [`StoredPostV1`], borrowed, for encoding without copying the post.
+/// The same layout as [`StoredPost`], borrowed, for encoding without copying the post.
 #[derive(Serialize)]
 struct StoredPostRef<'a> {
     product: &'a str,
@@ -67,6 +81,22 @@ struct StoredPostRef<'a> {
     channel: Option<&'a str>,
     scores: &'a [f32],
     labels: &'a [u16],
+    genuineness: f32,
+    suspicious: bool,
+    signals: Vec<StoredSignal>,
+}
+
+fn stored_signals(a: &Authenticity) -> Vec<StoredSignal> {
+    a.signals
+        .iter()
+        .map(|s| StoredSignal {
+            kind: s.kind as u8,
+            score: s.score,
+            detail: s.evidence.detail.clone(),
+            phrase: s.evidence.phrase.clone(),
+            posts: s.evidence.posts.iter().map(|p| p.0).collect(),
+        })
+        .collect()
 }
 
 /// Classification → (dense scores, label slots), given the slot registry.
@@ -154,13 +184,36 @@ pub fn encode_post(p: &Post, scores: &[f32], labels: &[u16]) -> Vec<u8> {
         channel: p.channel.as_deref(),
         scores,
         labels,
+        genuineness: p.authenticity.genuineness,
+        suspicious: p.authenticity.suspicious,
+        signals: stored_signals(&p.authenticity),
     };
     postcard::to_allocvec(&v).expect("postcard encoding of owned data cannot fail")
 }
 
 pub fn decode_post(id: PostId, bytes: &[u8], slots: &[Slot]) -> Result<Post, postcard::Error> {
-    let v: StoredPostV1 = postcard::from_bytes(bytes)?;
+    let v: StoredPost = postcard::from_bytes(bytes)?;
     let classification = slots_to_classification(&v.language, &v.scores, &v.labels, slots);
+    let authenticity = Authenticity {
+        genuineness: v.genuineness,
+        suspicious: v.suspicious,
+        // A tag from a newer build is skipped rather than failing the whole post.
+        signals: v
+            .signals
+            .into_iter()
+            .filter_map(|s| {
+                Some(Signal {
+                    kind: SignalKind::from_index(s.kind)?,
+                    score: s.score,
+                    evidence: Evidence {
+                        detail: s.detail,
+                        phrase: s.phrase,
+                        posts: s.posts.into_iter().map(PostId).collect(),
+                    },
+                })
+            })
+            .collect(),
+    };
     Ok(Post {
         id,
         product: v.product,
@@ -176,6 +229,7 @@ pub fn decode_post(id: PostId, bytes: &[u8], slots: &[Slot]) -> Result<Post, pos
         rating: v.rating,
         channel: v.channel,
         classification,
+        authenticity,
     })
 }
 
@@ -199,6 +253,12 @@ pub struct Aggregate {
     pub label_counts: Vec<u64>,
     /// Posts whose highest-scoring label within the head is this slot.
     pub dominant_counts: Vec<u64>,
+    /// Posts whose review genuineness is below 0.5.
+    pub suspicious: u64,
+    /// Σ genuineness over all posts.
+    pub genuineness_sum: f64,
+    /// Posts carrying each signal kind, indexed by the kind's tag.
+    pub signal_counts: Vec<u64>,
 }
 
 impl Aggregate {
@@ -217,11 +277,54 @@ impl Aggregate {
         add_vec(&mut self.prob_sums, &other.prob_sums);
         add_vec(&mut self.label_counts, &other.label_counts);
         add_vec(&mut self.dominant_counts, &other.dominant_counts);
+        self.suspicious += other.suspicious;
+        self.genuineness_sum += other.genuineness_sum;
+        add_vec(&mut self.signal_counts, &other.signal_counts);
+    }
+
+    /// Adds a post's authenticity (its genuineness, suspicion and signal kinds).
+    pub fn add_authenticity(&mut self, a: &Authenticity) {
+        self.genuineness_sum += a.genuineness as f64;
+        self.suspicious += a.suspicious as u64;
+        for s in &a.signals {
+            let i = s.kind as usize;
+            if self.signal_counts.len() <= i {
+                self.signal_counts
+                    .resize(SignalKind::ALL.len().max(i + 1), 0);
+            }
+            self.signal_counts[i] += 1;
+        }
+    }
+
+    /// The change to a post's buckets when its authenticity goes from `old` to `new` (only
+    /// ever more signals and less genuineness: see `Authenticity::merge`).
+    pub fn authenticity_change(old: &Authenticity, new: &Authenticity) -> Aggregate {
+        let mut d = Aggregate {
+            genuineness_sum: new.genuineness as f64 - old.genuineness as f64,
+            suspicious: (new.suspicious && !old.suspicious) as u64,
+            ..Default::default()
+        };
+        for s in &new.signals {
+            if !old.has(s.kind) {
+                let i = s.kind as usize;
+                if d.signal_counts.len() <= i {
+                    d.signal_counts.resize(SignalKind::ALL.len().max(i + 1), 0);
+                }
+                d.signal_counts[i] += 1;
+            }
+        }
+        d
+    }
+
+    /// Posts carrying `kind`.
+    pub fn signal_count(&self, kind: SignalKind) -> u64 {
+        self.signal_counts.get(kind as usize).copied().unwrap_or(0)
     }
 
     /// Adds one post (already encoded as slot scores and labels).
     pub fn add_post(&mut self, p: &Post, scores: &[f32], labels: &[u16], slots: &[Slot]) {
         self.count += 1;
+        self.add_authenticity(&p.authenticity);
         if let Some(r) = p.rating {
             self.rating_count += 1;
             self.rating_sum += r as f64;
@@ -267,8 +370,9 @@ impl Aggregate {
     }
 }
 
+/// Index in `rating_hist`: 1★ is 0 … 5★ is 4.
 pub fn rating_band(r: f32) -> usize {
-    ((r.clamp(0.0, 1.0) * 5.0) as usize).min(4)
+    crate::post::stars(r) as usize - 1
 }
 
 pub fn slot_index(slots: &[Slot], head: &str, label: &str) -> Option<usize> {

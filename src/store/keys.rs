@@ -5,7 +5,7 @@ use crate::post::PostId;
 
 /// Bumped whenever a layout below changes; the store refuses to open a newer version and migrates
 /// older ones.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub const META_SCHEMA: &[u8] = b"schema_version";
 pub const META_LABELS: &[u8] = b"label_slots";
@@ -145,6 +145,24 @@ pub fn agg_range(
         agg_key(product, g, source, from_ms),
         agg_key(product, g, source, to_ms),
     )
+}
+
+/// Prefix of every bucket of one product and granularity (all sources).
+pub fn agg_prefix(product: &str, g: Granularity) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[..8].copy_from_slice(&product_key(product));
+    k[8] = g as u8;
+    k
+}
+
+/// (source key, bucket start) of an aggregate key.
+pub fn agg_source_bucket(k: &[u8]) -> Option<(NameKey, i64)> {
+    if k.len() != AGG_LEN {
+        return None;
+    }
+    let mut s = [0u8; 8];
+    s.copy_from_slice(&k[9..17]);
+    Some((s, ts_from_bytes(&k[17..25])))
 }
 
 pub fn agg_bucket(k: &[u8]) -> Option<i64> {

@@ -21,6 +21,7 @@ use thiserror::Error;
 pub use codec::{Aggregate, Slot, SlotKind};
 pub use keys::Granularity;
 
+use crate::authenticity::{Retro, Scorer, SignalKind};
 use crate::post::{Post, PostId};
 
 #[derive(Debug, Error)]
@@ -52,6 +53,8 @@ pub enum StoreError {
 pub struct IngestOutcome {
     pub inserted: usize,
     pub duplicates: usize,
+    /// Earlier posts whose signals this batch extended.
+    pub updated: usize,
 }
 
 /// Filters of a post listing (newest first, keyset-paginated).
@@ -64,6 +67,10 @@ pub struct PostQuery {
     /// `head.label` or a bare label name searched in every head.
     pub label: Option<String>,
     pub min_score: Option<f32>,
+    /// Only posts carrying this signal.
+    pub signal: Option<SignalKind>,
+    /// Only posts whose review genuineness is in doubt (true) or not (false).
+    pub suspicious: Option<bool>,
     pub limit: usize,
     /// Continue after this (published, id), exclusive.
     pub after: Option<(i64, PostId)>,
@@ -178,8 +185,9 @@ impl Store {
                     });
                 }
                 if found < keys::SCHEMA_VERSION {
-                    // Version 1 (posts keyed by id, a separate time index) only ever existed in
-                    // development builds before the first release: no migration is offered.
+                    // Versions 1 (posts keyed by id, a separate time index) and 2 (no
+                    // authenticity in records and buckets) only ever existed in development
+                    // builds before the first release: no migration is offered.
                     return Err(StoreError::SchemaTooOld {
                         path: self.path.clone(),
                         found,
@@ -219,11 +227,14 @@ impl Store {
         Ok(guard.clone())
     }
 
-    /// Stores `posts` (skipping those already stored) and, in the same transaction, the
-    /// source's new cursor. Durable once [`Store::flush`] returns.
+    /// Stores `posts` (skipping those already stored), the signals that earlier posts gained
+    /// (`retro`, rescored with `scorer`) and the source's new cursor, in one transaction.
+    /// Durable once [`Store::flush`] returns.
     pub fn ingest(
         &self,
         posts: &[Post],
+        retro: &[Retro],
+        scorer: &Scorer,
         cursor: Option<(&str, &[u8])>,
     ) -> Result<IngestOutcome, StoreError> {
         let slots = self.slots();
@@ -279,6 +290,37 @@ impl Store {
                     }
                 }
                 out.inserted += 1;
+            }
+            for r in retro {
+                let key = keys::post_key(&r.product, r.published_ms, &r.id);
+                let Some(bytes) = tp.get(key)? else { continue };
+                let mut p = codec::decode_post(r.id, &bytes, &slots)
+                    .map_err(|e| ConflictableTransactionError::Abort(corrupt("posts", e)))?;
+                let old = p.authenticity.clone();
+                let mut changed = false;
+                for s in &r.signals {
+                    changed |= p.authenticity.merge(s.clone());
+                }
+                if !changed {
+                    continue;
+                }
+                scorer.score(&p.classification, &mut p.authenticity);
+                let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+                tp.insert(&key[..], codec::encode_post(&p, &scores, &labels))?;
+                let delta = Aggregate::authenticity_change(&old, &p.authenticity);
+                for g in [Granularity::Hour, Granularity::Day] {
+                    let bucket = g.bucket_start(p.published_ms);
+                    for src in [p.source.as_str(), keys::ALL_SOURCES] {
+                        deltas
+                            .entry(keys::agg_key(&p.product, g, src, bucket))
+                            .or_insert_with(|| Aggregate {
+                                source: src.to_string(),
+                                ..Default::default()
+                            })
+                            .add(&delta);
+                    }
+                }
+                out.updated += 1;
             }
             for (k, d) in &deltas {
                 let mut cur = match ta.get(k)? {
@@ -404,6 +446,48 @@ impl Store {
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
             codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
         })
+    }
+
+    /// Every stored post of a product in `[from, to)`, newest first.
+    pub fn scan_posts_rev(
+        &self,
+        product: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> impl Iterator<Item = Result<Post, StoreError>> + '_ {
+        let slots = self.slots();
+        let (lo, hi) = keys::post_range(product, from_ms, to_ms);
+        self.posts.range(lo..hi).rev().map(move |item| {
+            let (k, v) = item?;
+            let (_, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+            codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
+        })
+    }
+
+    /// Each source's buckets of `[from, to)` summed into one aggregate per source, by name.
+    pub fn aggregates_by_source(
+        &self,
+        product: &str,
+        g: Granularity,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<std::collections::BTreeMap<String, Aggregate>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        let all = keys::source_key(keys::ALL_SOURCES);
+        for item in self.aggregates.scan_prefix(keys::agg_prefix(product, g)) {
+            let (k, v) = item?;
+            let (src, bucket) =
+                keys::agg_source_bucket(&k).ok_or_else(|| corrupt("aggregates", "bad key"))?;
+            if src == all || bucket < g.bucket_start(from_ms) || bucket >= to_ms {
+                continue;
+            }
+            let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
+            out.entry(a.source.clone())
+                .or_insert_with(Aggregate::default)
+                .add(&a);
+        }
+        Ok(out)
     }
 
     /// Buckets of one granularity in `[from, to)` of one source, or summed over all sources,
@@ -536,11 +620,24 @@ fn aggregates_close(a: &Aggregate, b: &Aggregate) -> bool {
         && vclose(&a.prob_sums, &b.prob_sums)
         && vcount(&a.label_counts, &b.label_counts)
         && vcount(&a.dominant_counts, &b.dominant_counts)
+        && a.suspicious == b.suspicious
+        && close(a.genuineness_sum, b.genuineness_sum)
+        && vcount(&a.signal_counts, &b.signal_counts)
 }
 
 fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)>) -> bool {
     if let Some(s) = &q.source {
         if &p.source != s {
+            return false;
+        }
+    }
+    if let Some(k) = q.signal {
+        if !p.authenticity.has(k) {
+            return false;
+        }
+    }
+    if let Some(s) = q.suspicious {
+        if p.authenticity.suspicious != s {
             return false;
         }
     }

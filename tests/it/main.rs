@@ -1,6 +1,7 @@
 //! One integration-test binary (as in ripgrep): the daemon booted in-process, the CLI as a
 //! subprocess, sources against fixture servers on 127.0.0.1. No test touches the internet.
 
+mod authenticity;
 mod cli;
 mod daemon;
 mod fetch;

@@ -1,0 +1,295 @@
+//! Burst detection: a product's review rate on one source, or its share of 5★ or 1★ reviews,
+//! jumping far above that source's own baseline (the trailing days of stored aggregates).
+//!
+//! Counts are tested against a Poisson baseline (rates) or a binomial one (star shares), and a
+//! burst must also be large in absolute and relative terms: real traffic is more variable than
+//! Poisson, and a p-value alone would flag every busy Monday on a big source.
+
+use crate::config::AuthenticityConfig;
+use crate::post::stars;
+use crate::store::{Granularity, Store, StoreError};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+/// Days of trailing history that make the baseline.
+const BASELINE_DAYS: i64 = 28;
+/// A source needs this much history before its bursts mean anything.
+const MIN_HISTORY_DAYS: i64 = 7;
+/// Traffic peaks in the day; an hour's expectation is the daily mean / 24 times this.
+const PEAK_HOUR_FACTOR: f64 = 2.0;
+/// A star-share burst must also move the share by this much (absolute).
+const MIN_SHARE_JUMP: f64 = 0.2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BurstKind {
+    /// More posts than the source's baseline rate.
+    Rate,
+    /// Posts with this many stars (5 or 1) over their usual share.
+    Stars(u8),
+}
+
+/// One window in which a source's posts for a product burst.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Burst {
+    pub kind: BurstKind,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub count: u64,
+    pub expected: f64,
+    pub p_value: f64,
+}
+
+impl Burst {
+    pub fn covers(&self, ts: i64, rating: Option<f32>) -> bool {
+        ts >= self.start_ms
+            && ts < self.end_ms
+            && match self.kind {
+                BurstKind::Rate => true,
+                BurstKind::Stars(s) => rating.map(stars) == Some(s),
+            }
+    }
+
+    pub fn detail(&self, source: &str) -> String {
+        let what = match self.kind {
+            BurstKind::Rate => "posts".to_string(),
+            BurstKind::Stars(s) => format!("{s}★ reviews"),
+        };
+        let span = if self.end_ms - self.start_ms <= HOUR {
+            format!(
+                "in the hour from {}",
+                crate::timeutil::format_ms(self.start_ms)
+            )
+        } else {
+            format!(
+                "on {} (UTC)",
+                &crate::timeutil::format_ms(self.start_ms)[..10]
+            )
+        };
+        format!(
+            "{} {what} from {source} {span}, {:.1} expected (p = {:.1e})",
+            self.count, self.expected, self.p_value
+        )
+    }
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7): accurate to ~1e-13, plenty for tail probabilities.
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + 7.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// P(X ≥ k) for X ~ Poisson(λ), summed from k upwards in log space.
+pub fn poisson_tail(k: u64, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    let mut i = k;
+    loop {
+        let t = (-lambda + i as f64 * lambda.ln() - ln_gamma(i as f64 + 1.0)).exp();
+        sum += t;
+        if (i as f64 > lambda && t < sum * 1e-12) || i > k + 100_000 {
+            break;
+        }
+        i += 1;
+    }
+    sum.min(1.0)
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p).
+pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let ln_choose = |i: u64| {
+        ln_gamma(n as f64 + 1.0) - ln_gamma(i as f64 + 1.0) - ln_gamma((n - i) as f64 + 1.0)
+    };
+    (k..=n)
+        .map(|i| (ln_choose(i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp())
+        .sum::<f64>()
+        .min(1.0)
+}
+
+/// The new posts of one batch of one source: (published, rating).
+pub type NewPost = (i64, Option<f32>);
+
+/// Bursts of `source`'s posts for `product` in the hours and days that `new` posts fall in,
+/// counting what is stored plus `new`.
+pub fn find(
+    store: &Store,
+    product: &str,
+    source: &str,
+    new: &[NewPost],
+    cfg: &AuthenticityConfig,
+) -> Result<Vec<Burst>, StoreError> {
+    let mut days: Vec<i64> = new.iter().map(|(t, _)| t.div_euclid(DAY) * DAY).collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut out = Vec::new();
+    for day in days {
+        let hist = store.aggregates(
+            product,
+            Granularity::Day,
+            day - BASELINE_DAYS * DAY,
+            day,
+            Some(source),
+        )?;
+        let Some(first) = hist.first().map(|(b, _)| *b) else {
+            continue;
+        };
+        let history_days = (day - first) / DAY;
+        if history_days < MIN_HISTORY_DAYS {
+            continue;
+        }
+        let (mut total, mut five, mut one) = (0u64, 0u64, 0u64);
+        let mut rated = 0u64;
+        for (_, a) in &hist {
+            total += a.count;
+            rated += a.rating_count;
+            five += a.rating_hist[4];
+            one += a.rating_hist[0];
+        }
+        let lambda_day = total as f64 / history_days as f64;
+
+        // The day as a whole: stored so far plus this batch.
+        let stored_day = store
+            .aggregates(product, Granularity::Day, day, day + DAY, Some(source))?
+            .into_iter()
+            .next()
+            .map(|(_, a)| a)
+            .unwrap_or_default();
+        let in_day: Vec<&NewPost> = new
+            .iter()
+            .filter(|(t, _)| t.div_euclid(DAY) * DAY == day)
+            .collect();
+        let count = stored_day.count + in_day.len() as u64;
+        let day_burst = rate_burst(count, lambda_day, day, DAY, cfg);
+        // Star shares of the day.
+        let day_rated =
+            stored_day.rating_count + in_day.iter().filter(|(_, r)| r.is_some()).count() as u64;
+        for (s, hist_k, band) in [(5u8, five, 4usize), (1u8, one, 0usize)] {
+            let k = stored_day.rating_hist[band]
+                + in_day
+                    .iter()
+                    .filter(|(_, r)| r.map(stars) == Some(s))
+                    .count() as u64;
+            let p0 = (hist_k as f64 + 1.0) / (rated as f64 + 2.0);
+            if k < cfg.burst_min_posts || day_rated == 0 {
+                continue;
+            }
+            let share = k as f64 / day_rated as f64;
+            let p = binomial_tail(k, day_rated, p0);
+            if p < cfg.burst_max_p_value && share - p0 >= MIN_SHARE_JUMP {
+                out.push(Burst {
+                    kind: BurstKind::Stars(s),
+                    start_ms: day,
+                    end_ms: day + DAY,
+                    count: k,
+                    expected: p0 * day_rated as f64,
+                    p_value: p,
+                });
+            }
+        }
+
+        // Hours of the day that this batch touches.
+        let mut hours: Vec<i64> = in_day
+            .iter()
+            .map(|(t, _)| t.div_euclid(HOUR) * HOUR)
+            .collect();
+        hours.sort_unstable();
+        hours.dedup();
+        let lambda_hour = lambda_day / 24.0 * PEAK_HOUR_FACTOR;
+        let mut hour_bursts = Vec::new();
+        for hour in hours {
+            let stored = store
+                .aggregates(product, Granularity::Hour, hour, hour + HOUR, Some(source))?
+                .into_iter()
+                .next()
+                .map(|(_, a)| a.count)
+                .unwrap_or(0);
+            let count = stored
+                + in_day
+                    .iter()
+                    .filter(|(t, _)| t.div_euclid(HOUR) * HOUR == hour)
+                    .count() as u64;
+            if let Some(b) = rate_burst(count, lambda_hour, hour, HOUR, cfg) {
+                hour_bursts.push(b);
+            }
+        }
+        // When bursting hours explain the day, only they are flagged: the day's ordinary posts
+        // outside them are not part of the burst.
+        if hour_bursts.is_empty() {
+            out.extend(day_burst);
+        }
+        out.append(&mut hour_bursts);
+    }
+    Ok(out)
+}
+
+fn rate_burst(
+    count: u64,
+    lambda: f64,
+    start: i64,
+    width: i64,
+    cfg: &AuthenticityConfig,
+) -> Option<Burst> {
+    // A floor on the expectation: a source that is usually silent still gets the odd post.
+    let expected = lambda.max(0.1);
+    if count < cfg.burst_min_posts || (count as f64) < cfg.burst_min_ratio * expected {
+        return None;
+    }
+    let p = poisson_tail(count, expected);
+    (p < cfg.burst_max_p_value).then_some(Burst {
+        kind: BurstKind::Rate,
+        start_ms: start,
+        end_ms: start + width,
+        count,
+        expected,
+        p_value: p,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_match_known_values() {
+        // P(X ≥ 1 | λ = 1) = 1 − e^{−1}
+        assert!((poisson_tail(1, 1.0) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
+        // P(X ≥ 10 | λ = 2) = 4.6498e-5 (tables)
+        assert!((poisson_tail(10, 2.0) - 4.6498e-5).abs() < 1e-8);
+        // P(X ≥ 8 | Bin(10, 0.5)) = 56/1024
+        assert!((binomial_tail(8, 10, 0.5) - 56.0 / 1024.0).abs() < 1e-12);
+        assert_eq!(binomial_tail(11, 10, 0.5), 0.0);
+        assert_eq!(poisson_tail(0, 3.0), 1.0);
+    }
+}
