@@ -225,9 +225,9 @@ pub struct PostsArgs {
     /// Only posts carrying this authenticity signal (copy_paste, burst, incentive, …)
     #[arg(long)]
     pub signal: Option<String>,
-    /// Only posts whose review genuineness is in doubt
-    #[arg(long)]
-    pub suspicious: bool,
+    /// Only posts whose review genuineness is in doubt (`--suspicious false`: only the others)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub suspicious: Option<bool>,
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON lines instead of a table
@@ -960,14 +960,10 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
         return Err(usage(anyhow!("--limit must be 1..=500")));
     }
     let signal = match a.signal.as_deref() {
-        Some(s) => Some(crate::authenticity::SignalKind::parse(s).ok_or_else(|| {
-            usage(anyhow!(
-                "--signal: `{s}` is not one of {}",
-                crate::authenticity::SignalKind::ALL
-                    .map(|k| k.name())
-                    .join(", ")
-            ))
-        })?),
+        Some(s) => Some(
+            crate::authenticity::SignalKind::parse_or_explain(s)
+                .map_err(|e| usage(anyhow!("--signal: {e}")))?,
+        ),
         None => None,
     };
     let posts: Vec<Value> = match Reader::open(cfg)? {
@@ -980,7 +976,7 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
                 label: a.label.clone(),
                 min_score: a.min_score,
                 signal,
-                suspicious: a.suspicious.then_some(true),
+                suspicious: a.suspicious,
                 limit: a.limit,
                 after: None,
             })?
@@ -998,7 +994,7 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
                 ("label", a.label.clone()),
                 ("min_score", a.min_score.map(|m| m.to_string())),
                 ("signal", a.signal.clone()),
-                ("suspicious", a.suspicious.then(|| "true".to_string())),
+                ("suspicious", a.suspicious.map(|s| s.to_string())),
             ] {
                 if let Some(v) = v {
                     q.push_str(&format!("&{k}={}", enc(&v)));

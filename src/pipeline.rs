@@ -41,6 +41,8 @@ pub struct IngestReport {
     pub irrelevant: usize,
     pub duplicates: usize,
     pub stored: usize,
+    /// Earlier posts that gained signals from this batch (the first copy of a campaign…).
+    pub updated: usize,
 }
 
 /// A source's new position, written in the same transaction as the posts read up to it.
@@ -62,6 +64,30 @@ pub struct Batch {
     /// Stored with the posts, in the same transaction.
     pub cursor: Option<CursorUpdate>,
     pub ack: oneshot::Sender<Result<IngestReport, PipelineError>>,
+}
+
+/// Names that sites show for many different people: treated as no author, or they would look
+/// like one person flooding a product.
+const PLACEHOLDER_AUTHORS: &[&str] = &[
+    "",
+    "anonymous",
+    "anon",
+    "amazon customer",
+    "kindle customer",
+    "a customer",
+    "customer",
+    "verified buyer",
+    "verified purchaser",
+    "guest",
+    "user",
+    "[deleted]",
+    "deleted",
+    "n/a",
+];
+
+fn is_placeholder_author(name: &str) -> bool {
+    let n = name.trim().to_lowercase();
+    PLACEHOLDER_AUTHORS.contains(&n.as_str())
 }
 
 /// Turns raw items into normalised posts (without classification).
@@ -121,7 +147,11 @@ impl Normaliser {
             source: source.to_string(),
             external_id: item.external_id,
             url: item.url,
-            author: item.author.as_deref().map(|a| self.author(a)),
+            author: item
+                .author
+                .as_deref()
+                .filter(|a| !is_placeholder_author(a))
+                .map(|a| self.author(a)),
             // Items from the future (clock skew, bad exports) are pinned to the fetch time.
             published_ms: item.published_ms.unwrap_or(fetched_ms).min(fetched_ms),
             fetched_ms,
@@ -168,7 +198,15 @@ impl Pipeline {
         let scorer = Scorer {
             calibration: Calibration::for_model(&cfg.model.dir)?,
         };
-        let mut detector = Detector::new(cfg.authenticity.clone(), scorer);
+        // Feed authors are a site's editors, not reviewers: no author pattern for them.
+        let editorial = cfg
+            .products
+            .iter()
+            .flat_map(|p| &p.sources)
+            .filter(|s| s.kind_name() == "rss")
+            .map(|s| s.name().to_string())
+            .collect();
+        let mut detector = Detector::new(cfg.authenticity.clone(), scorer, editorial);
         let products: Vec<String> = cfg.products.iter().map(|p| p.id.clone()).collect();
         detector.rebuild(&store, &products)?;
         metrics.indexed_posts.set(detector.indexed() as i64);
@@ -243,8 +281,10 @@ impl Pipeline {
         let t = Instant::now();
         let store = self.store.clone();
         let detector = self.detector.clone();
-        let (outcome, posts) = tokio::task::spawn_blocking(move || {
-            let mut d = detector.lock().expect("detector lock poisoned");
+        let (outcome, posts, retro, indexed) = tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held may have left the detector half-updated; its
+            // state is only a cache of the store, so carry on with it rather than stop ingest.
+            let mut d = detector.lock().unwrap_or_else(|e| e.into_inner());
             let retro = d.assess(&mut posts, &store)?;
             let o = store.ingest(
                 &posts,
@@ -255,17 +295,13 @@ impl Pipeline {
                     .map(|c| (c.key.as_str(), c.value.as_slice())),
             )?;
             d.commit(&posts, &retro);
-            Ok::<_, StoreError>((o, posts))
+            Ok::<_, StoreError>((o, posts, retro, d.indexed()))
         })
         .await
         .map_err(|_| PipelineError::Stopped)??;
-        self.count_signals(product, &posts);
-        self.metrics.indexed_posts.set(
-            self.detector
-                .lock()
-                .expect("detector lock poisoned")
-                .indexed() as i64,
-        );
+        self.count_signals(product, &posts, &retro);
+        self.metrics.indexed_posts.set(indexed as i64);
+        report.updated = outcome.updated;
         self.store.flush().await?;
         self.metrics
             .store_write_seconds
@@ -280,7 +316,14 @@ impl Pipeline {
         Ok(report)
     }
 
-    fn count_signals(&self, product: &str, posts: &[Post]) {
+    /// Counts the signals raised: on the new posts, and those earlier posts gained.
+    fn count_signals(&self, product: &str, posts: &[Post], retro: &[crate::authenticity::Retro]) {
+        for s in retro.iter().flat_map(|r| &r.signals) {
+            self.metrics
+                .signals
+                .with_label_values(&[product, s.kind.name()])
+                .inc();
+        }
         for p in posts {
             for s in &p.authenticity.signals {
                 self.metrics

@@ -368,12 +368,10 @@ async fn list_posts(
         }
     }
     let signal = match q.signal.as_deref() {
-        Some(s) => Some(SignalKind::parse(s).ok_or_else(|| {
-            ApiError::param(format!(
-                "`signal`: `{s}` is not one of {}",
-                SignalKind::ALL.map(|k| k.name()).join(", ")
-            ))
-        })?),
+        Some(s) => Some(
+            SignalKind::parse_or_explain(s)
+                .map_err(|e| ApiError::param(format!("`signal`: {e}")))?,
+        ),
         None => None,
     };
     let suspicious = match q.suspicious.as_deref() {

@@ -110,7 +110,8 @@ pub fn poisson_tail(k: u64, lambda: f64) -> f64 {
     loop {
         let t = (-lambda + i as f64 * lambda.ln() - ln_gamma(i as f64 + 1.0)).exp();
         sum += t;
-        if (i as f64 > lambda && t < sum * 1e-12) || i > k + 100_000 {
+        // Past the mode the terms only shrink: stop once they no longer matter (or underflowed).
+        if (i as f64 > lambda && t <= sum * 1e-12) || i > k + 100_000 {
             break;
         }
         i += 1;
@@ -219,31 +220,21 @@ pub fn find(
             }
         }
 
-        // Hours of the day that this batch touches.
-        let mut hours: Vec<i64> = in_day
-            .iter()
-            .map(|(t, _)| t.div_euclid(HOUR) * HOUR)
+        // Every hour of the day, not only those this batch touches: a day that crosses the
+        // line because of an earlier bursting hour must not flag the whole day.
+        let mut hours: std::collections::BTreeMap<i64, u64> = store
+            .aggregates(product, Granularity::Hour, day, day + DAY, Some(source))?
+            .into_iter()
+            .map(|(h, a)| (h, a.count))
             .collect();
-        hours.sort_unstable();
-        hours.dedup();
-        let lambda_hour = lambda_day / 24.0 * PEAK_HOUR_FACTOR;
-        let mut hour_bursts = Vec::new();
-        for hour in hours {
-            let stored = store
-                .aggregates(product, Granularity::Hour, hour, hour + HOUR, Some(source))?
-                .into_iter()
-                .next()
-                .map(|(_, a)| a.count)
-                .unwrap_or(0);
-            let count = stored
-                + in_day
-                    .iter()
-                    .filter(|(t, _)| t.div_euclid(HOUR) * HOUR == hour)
-                    .count() as u64;
-            if let Some(b) = rate_burst(count, lambda_hour, hour, HOUR, cfg) {
-                hour_bursts.push(b);
-            }
+        for (t, _) in &in_day {
+            *hours.entry(t.div_euclid(HOUR) * HOUR).or_default() += 1;
         }
+        let lambda_hour = lambda_day / 24.0 * PEAK_HOUR_FACTOR;
+        let mut hour_bursts: Vec<Burst> = hours
+            .into_iter()
+            .filter_map(|(hour, count)| rate_burst(count, lambda_hour, hour, HOUR, cfg))
+            .collect();
         // When bursting hours explain the day, only they are flagged: the day's ordinary posts
         // outside them are not part of the burst.
         if hour_bursts.is_empty() {

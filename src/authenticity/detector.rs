@@ -51,7 +51,10 @@ pub struct Detector {
     entries: HashMap<u64, Entry>,
     order: VecDeque<u64>,
     by_id: HashMap<PostId, u64>,
+    /// (source, author) → handles.
     by_author: HashMap<String, Vec<u64>>,
+    /// Sources whose authors are a site's editors (feeds), not reviewers: no author pattern.
+    editorial: HashSet<String>,
     lsh: LshIndex,
     /// Handles put in `lsh` since it was last cleaned of evicted ones.
     lsh_handles: usize,
@@ -65,15 +68,24 @@ enum Ref {
     Batch(usize),
 }
 
-fn sig_of(text: &str) -> (usize, Option<Signature>) {
+/// The text's signature, or `None` when it is too short to count as a copy of anything.
+fn sig_of(text: &str, min_words: usize) -> Option<Signature> {
     let capped = crate::text::cap_chars(text, SIGNATURE_CHARS);
     let n = minhash::normalise(capped);
-    (minhash::word_count(&n), minhash::signature(&n))
+    (minhash::word_count(&n) >= min_words)
+        .then(|| minhash::signature(&n))
+        .flatten()
+}
+
+/// Authors are matched per source: a name on one site is not the same person on another.
+fn author_key(source: &str, author: &str) -> String {
+    format!("{source}\u{0}{author}")
 }
 
 impl Detector {
-    pub fn new(cfg: AuthenticityConfig, scorer: Scorer) -> Detector {
+    pub fn new(cfg: AuthenticityConfig, scorer: Scorer, editorial: HashSet<String>) -> Detector {
         Detector {
+            editorial,
             cfg,
             scorer,
             entries: HashMap::new(),
@@ -98,23 +110,39 @@ impl Detector {
     /// Loads the recent posts of `products` from the store: for each, those within the window
     /// before its newest post, newest first, at most `max_indexed_posts` in all.
     pub fn rebuild(&mut self, store: &Store, products: &[String]) -> Result<(), StoreError> {
-        let mut recent: Vec<Post> = Vec::new();
+        // Each product's newest posts within the window (at most the cap each), then all of
+        // them in time order, so the cap keeps the newest overall. Posts are indexed one
+        // product at a time, so only one product's batch of full posts is held at once.
+        let mut recent: Vec<(i64, PostId)> = Vec::new();
         for product in products {
             let mut newest = None;
+            let mut taken = Vec::new();
             for p in store.scan_posts_rev(product, i64::MIN, i64::MAX) {
                 let p = p?;
                 let newest = *newest.get_or_insert(p.published_ms);
-                if p.published_ms < newest - self.cfg.window_ms {
+                if p.published_ms < newest - self.cfg.window_ms
+                    || taken.len() >= self.cfg.max_indexed_posts
+                {
                     break;
                 }
-                recent.push(p);
-                if recent.len() >= self.cfg.max_indexed_posts * products.len().max(1) {
-                    break;
-                }
+                taken.push(p);
+            }
+            recent.extend(taken.iter().map(|p| (p.published_ms, p.id)));
+            taken.reverse();
+            self.index(&taken);
+        }
+        // Keep the newest `max_indexed_posts` across products: evict the rest, oldest first.
+        recent.sort_unstable();
+        let excess = recent.len().saturating_sub(self.cfg.max_indexed_posts);
+        for (_, id) in &recent[..excess] {
+            if let Some(h) = self.by_id.get(id).copied() {
+                self.remove(h);
             }
         }
-        recent.sort_by_key(|p| p.published_ms);
-        self.commit(&recent, &[]);
+        self.order = recent[excess..]
+            .iter()
+            .filter_map(|(_, id)| self.by_id.get(id).copied())
+            .collect();
         Ok(())
     }
 
@@ -220,12 +248,7 @@ impl Detector {
                     let v = retro.entry(h).or_default();
                     match v.iter_mut().find(|x| x.kind == s.kind) {
                         Some(x) => {
-                            let mut a = Authenticity {
-                                signals: vec![x.clone()],
-                                ..Default::default()
-                            };
-                            a.merge(s);
-                            *x = a.signals.remove(0);
+                            x.absorb(s);
                         }
                         None => v.push(s),
                     }
@@ -234,10 +257,14 @@ impl Detector {
         }
     }
 
-    fn id_of(&self, r: Ref, posts: &[Post]) -> PostId {
+    /// Id and product of a referenced post.
+    fn post_of<'a>(&'a self, r: Ref, posts: &'a [Post]) -> (PostId, &'a str) {
         match r {
-            Ref::Stored(h) => self.entries[&h].id,
-            Ref::Batch(j) => posts[j].id,
+            Ref::Stored(h) => {
+                let e = &self.entries[&h];
+                (e.id, &e.product)
+            }
+            Ref::Batch(j) => (posts[j].id, &posts[j].product),
         }
     }
 
@@ -246,10 +273,7 @@ impl Detector {
         let mut local = LshIndex::new();
         let sigs: Vec<Option<Signature>> = posts
             .iter()
-            .map(|p| {
-                let (words, sig) = sig_of(&p.text);
-                sig.filter(|_| words >= self.cfg.copy_paste_min_words)
-            })
+            .map(|p| sig_of(&p.text, self.cfg.copy_paste_min_words))
             .collect();
         for i in 0..posts.len() {
             let Some(sig) = &sigs[i] else { continue };
@@ -287,11 +311,15 @@ impl Detector {
                 }
             }
             local.insert(i as u64, sig);
-            if matches.is_empty() {
+            matches.sort_by(|a, b| b.1.total_cmp(&a.1));
+            // A cluster (two or more near-copies) or one very close pair: campaigns repeat a
+            // text, while honest reviews share at most a phrase or two with any one other.
+            let Some(best) = matches.first().map(|m| m.1) else {
+                continue;
+            };
+            if matches.len() < 2 && best < self.cfg.copy_paste_pair_similarity {
                 continue;
             }
-            matches.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let best = matches[0].1;
             let products: HashSet<&str> = matches
                 .iter()
                 .map(|m| m.2.as_str())
@@ -311,7 +339,7 @@ impl Detector {
             mine.evidence.posts = matches
                 .iter()
                 .take(super::MAX_RELATED)
-                .map(|m| self.id_of(m.0, posts))
+                .map(|m| self.post_of(m.0, posts).0)
                 .collect();
             let me = posts[i].id;
             let me_product = posts[i].product.clone();
@@ -322,7 +350,7 @@ impl Detector {
                     sim as f32,
                     format!(
                         "copied by a later post by another author{} (similarity {sim:.2})",
-                        if me_product != self.product_of(r, posts) {
+                        if me_product != self.post_of(r, posts).1 {
                             format!(" about {me_product}")
                         } else {
                             String::new()
@@ -335,20 +363,19 @@ impl Detector {
         }
     }
 
-    fn product_of(&self, r: Ref, posts: &[Post]) -> String {
-        match r {
-            Ref::Stored(h) => self.entries[&h].product.clone(),
-            Ref::Batch(j) => posts[j].product.clone(),
-        }
-    }
-
     /// One author with many posts in a short time, for one product or across watched ones.
     fn authors(&self, posts: &mut [Post], retro: &mut HashMap<u64, Vec<Signal>>) {
         let w = self.cfg.author_window_ms;
         let mut by_author: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, p) in posts.iter().enumerate() {
+            if self.editorial.contains(&p.source) {
+                continue;
+            }
             if let Some(a) = &p.author {
-                by_author.entry(a.clone()).or_default().push(i);
+                by_author
+                    .entry(author_key(&p.source, a))
+                    .or_default()
+                    .push(i);
             }
         }
         for (author, idx) in by_author {
@@ -396,7 +423,7 @@ impl Detector {
                     .iter()
                     .rev()
                     .take(super::MAX_RELATED)
-                    .map(|r| self.id_of(r.0, posts))
+                    .map(|r| self.post_of(r.0, posts).0)
                     .collect();
                 let me = posts[i].id;
                 posts[i].authenticity.merge(mine);
@@ -464,22 +491,40 @@ impl Detector {
                 }
             }
         }
+        self.index(posts);
+        while self.entries.len() > self.cfg.max_indexed_posts {
+            let Some(h) = self.order.pop_front() else {
+                break;
+            };
+            self.remove(h);
+        }
+        // Evicted handles stay in the LSH buckets until a clean-up; clean when they would be
+        // the majority.
+        if self.lsh_handles > 2 * self.entries.len() + 1024 {
+            let alive: HashSet<u64> = self.entries.keys().copied().collect();
+            self.lsh.retain(|h| alive.contains(&h));
+            self.lsh_handles = self.entries.values().filter(|e| e.sig.is_some()).count();
+        }
+    }
+
+    /// Adds posts to the memory (in the order given, which is the eviction order).
+    fn index(&mut self, posts: &[Post]) {
         for p in posts {
             if self.by_id.contains_key(&p.id) {
                 continue;
             }
             let h = self.next;
             self.next += 1;
-            let (words, sig) = sig_of(&p.text);
-            let sig = sig
-                .filter(|_| words >= self.cfg.copy_paste_min_words)
-                .map(Box::new);
+            let sig = sig_of(&p.text, self.cfg.copy_paste_min_words).map(Box::new);
             if let Some(s) = &sig {
                 self.lsh.insert(h, s);
                 self.lsh_handles += 1;
             }
             if let Some(a) = &p.author {
-                self.by_author.entry(a.clone()).or_default().push(h);
+                self.by_author
+                    .entry(author_key(&p.source, a))
+                    .or_default()
+                    .push(h);
             }
             let flagged = p
                 .authenticity
@@ -502,28 +547,22 @@ impl Detector {
                 },
             );
         }
-        while self.entries.len() > self.cfg.max_indexed_posts {
-            let Some(h) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(e) = self.entries.remove(&h) {
-                self.by_id.remove(&e.id);
-                if let Some(a) = &e.author {
-                    if let Some(v) = self.by_author.get_mut(a) {
-                        v.retain(|x| *x != h);
-                        if v.is_empty() {
-                            self.by_author.remove(a);
-                        }
-                    }
+    }
+
+    /// Forgets one post (its LSH entries go lazily).
+    fn remove(&mut self, h: u64) {
+        let Some(e) = self.entries.remove(&h) else {
+            return;
+        };
+        self.by_id.remove(&e.id);
+        if let Some(a) = &e.author {
+            let k = author_key(&e.source, a);
+            if let Some(v) = self.by_author.get_mut(&k) {
+                v.retain(|x| *x != h);
+                if v.is_empty() {
+                    self.by_author.remove(&k);
                 }
             }
-        }
-        // Evicted handles stay in the LSH buckets until a clean-up; clean when they would be
-        // the majority.
-        if self.lsh_handles > 2 * self.entries.len() + 1024 {
-            let alive: HashSet<u64> = self.entries.keys().copied().collect();
-            self.lsh.retain(|h| alive.contains(&h));
-            self.lsh_handles = self.entries.values().filter(|e| e.sig.is_some()).count();
         }
     }
 }

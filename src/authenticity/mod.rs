@@ -79,6 +79,16 @@ impl SignalKind {
         SignalKind::ALL.into_iter().find(|k| k.name() == s)
     }
 
+    /// `parse` with the error message the API and CLI give for an unknown kind.
+    pub fn parse_or_explain(s: &str) -> Result<SignalKind, String> {
+        SignalKind::parse(s).ok_or_else(|| {
+            format!(
+                "`{s}` is not one of {}",
+                SignalKind::ALL.map(|k| k.name()).join(", ")
+            )
+        })
+    }
+
     pub fn from_index(i: u8) -> Option<SignalKind> {
         SignalKind::ALL.get(i as usize).copied()
     }
@@ -178,25 +188,32 @@ impl Authenticity {
                 self.signals.sort_by_key(|x| x.kind);
                 true
             }
-            Some(x) => {
-                let mut changed = false;
-                if s.score > x.score {
-                    x.score = s.score;
-                    x.evidence.detail = s.evidence.detail;
-                    if s.evidence.phrase.is_some() {
-                        x.evidence.phrase = s.evidence.phrase;
-                    }
-                    changed = true;
-                }
-                for id in s.evidence.posts {
-                    if x.evidence.posts.len() < MAX_RELATED && !x.evidence.posts.contains(&id) {
-                        x.evidence.posts.push(id);
-                        changed = true;
-                    }
-                }
-                changed
+            Some(x) => x.absorb(s),
+        }
+    }
+}
+
+impl Signal {
+    /// Folds another signal of the same kind into this one: the higher score (and its detail)
+    /// wins, related posts are united up to [`MAX_RELATED`]. Returns whether anything changed.
+    pub fn absorb(&mut self, s: Signal) -> bool {
+        debug_assert_eq!(self.kind, s.kind);
+        let mut changed = false;
+        if s.score > self.score {
+            self.score = s.score;
+            self.evidence.detail = s.evidence.detail;
+            if s.evidence.phrase.is_some() {
+                self.evidence.phrase = s.evidence.phrase;
+            }
+            changed = true;
+        }
+        for id in s.evidence.posts {
+            if self.evidence.posts.len() < MAX_RELATED && !self.evidence.posts.contains(&id) {
+                self.evidence.posts.push(id);
+                changed = true;
             }
         }
+        changed
     }
 }
 

@@ -127,6 +127,7 @@ pub struct AuthenticityConfig {
     pub window_ms: i64,
     pub max_indexed_posts: usize,
     pub copy_paste_min_similarity: f64,
+    pub copy_paste_pair_similarity: f64,
     pub copy_paste_min_words: usize,
     pub burst_min_posts: u64,
     pub burst_max_p_value: f64,
@@ -163,6 +164,14 @@ fn validate_authenticity(
         }
     };
     unit("copy_paste_min_similarity", a.copy_paste_min_similarity)?;
+    unit("copy_paste_pair_similarity", a.copy_paste_pair_similarity)?;
+    if a.copy_paste_pair_similarity < a.copy_paste_min_similarity {
+        return Err(invalid(
+            text,
+            "authenticity.copy_paste_pair_similarity",
+            "must be at least copy_paste_min_similarity",
+        ));
+    }
     unit("burst_max_p_value", a.burst_max_p_value)?;
     unit("machine_generated_min", a.machine_generated_min as f64)?;
     if let Some(d) = a.deceptive_min {
@@ -211,6 +220,7 @@ fn validate_authenticity(
         window_ms: a.window_days as i64 * 86_400_000,
         max_indexed_posts: a.max_indexed_posts,
         copy_paste_min_similarity: a.copy_paste_min_similarity,
+        copy_paste_pair_similarity: a.copy_paste_pair_similarity,
         copy_paste_min_words: a.copy_paste_min_words,
         burst_min_posts: a.burst_min_posts,
         burst_max_p_value: a.burst_max_p_value,
@@ -701,8 +711,9 @@ impl Config {
         ));
         let a = &self.authenticity;
         out.push_str(&format!(
-            "\n[authenticity]\nwindow_days = {}\nmax_indexed_posts = {}\ncopy_paste_min_similarity = {}\ncopy_paste_min_words = {}\nburst_min_posts = {}\nburst_max_p_value = {:e}\nburst_min_ratio = {}\nauthor_max_posts = {}\nauthor_window_hours = {}\nmachine_generated_min = {}\ndeceptive_min = {}\nbrand_genuine_min = {}\nbrand_fake_min = {}\nmismatch_min = {}\n",
+            "\n[authenticity]\nwindow_days = {}\nmax_indexed_posts = {}\ncopy_paste_min_similarity = {}\ncopy_paste_pair_similarity = {}\ncopy_paste_min_words = {}\nburst_min_posts = {}\nburst_max_p_value = {:e}\nburst_min_ratio = {}\nauthor_max_posts = {}\nauthor_window_hours = {}\nmachine_generated_min = {}\ndeceptive_min = {}\nbrand_genuine_min = {}\nbrand_fake_min = {}\nmismatch_min = {}\n",
             a.window_ms / 86_400_000, a.max_indexed_posts, a.copy_paste_min_similarity,
+            a.copy_paste_pair_similarity,
             a.copy_paste_min_words, a.burst_min_posts, a.burst_max_p_value, a.burst_min_ratio,
             a.author_max_posts, a.author_window_ms / 3_600_000, a.machine_generated_min,
             a.deceptive_min.map(|d| d.to_string()).unwrap_or_else(|| "(off)".into()),

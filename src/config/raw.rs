@@ -147,9 +147,12 @@ pub struct RawAuthenticity {
     /// Recent posts (all products) kept in memory for near-copy and author matching; about
     /// 400 bytes each.
     pub max_indexed_posts: usize,
-    /// Estimated Jaccard similarity of character 5-grams from which two texts by different
-    /// authors are near-copies.
+    /// Estimated Jaccard similarity of character 5-grams from which texts by different authors
+    /// are near-copies, when a text has at least two of them (a cluster).
     pub copy_paste_min_similarity: f64,
+    /// Similarity from which a single pair is enough. Higher, because reviews written from the
+    /// same habits ("comfortable right out of the box") share phrases pairwise; campaigns repeat.
+    pub copy_paste_pair_similarity: f64,
     /// Shorter texts never count as copies: short praise ("Great shoes, love them") repeats
     /// naturally.
     pub copy_paste_min_words: usize,
@@ -184,6 +187,7 @@ impl Default for RawAuthenticity {
             window_days: 30,
             max_indexed_posts: 100_000,
             copy_paste_min_similarity: 0.5,
+            copy_paste_pair_similarity: 0.75,
             copy_paste_min_words: 12,
             burst_min_posts: 8,
             burst_max_p_value: 1e-4,
@@ -193,7 +197,7 @@ impl Default for RawAuthenticity {
             machine_generated_min: 0.9,
             deceptive_min: None,
             brand_genuine_min: 0.85,
-            brand_fake_min: 0.6,
+            brand_fake_min: 0.65,
             mismatch_min: 0.8,
         }
     }

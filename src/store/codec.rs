@@ -243,7 +243,7 @@ pub struct Aggregate {
     pub scored: u64,
     pub rating_count: u64,
     pub rating_sum: f64,
-    /// Ratings by star band: [0,0.2), [0.2,0.4), … [0.8,1].
+    /// Ratings by nearest star: 1★ … 5★ (see `rating_band`).
     pub rating_hist: [u64; 5],
     /// Σ P(positive) − P(negative) over scored posts.
     pub sentiment_sum: f64,
@@ -287,13 +287,17 @@ impl Aggregate {
         self.genuineness_sum += a.genuineness as f64;
         self.suspicious += a.suspicious as u64;
         for s in &a.signals {
-            let i = s.kind as usize;
-            if self.signal_counts.len() <= i {
-                self.signal_counts
-                    .resize(SignalKind::ALL.len().max(i + 1), 0);
-            }
-            self.signal_counts[i] += 1;
+            self.count_signal(s.kind);
         }
+    }
+
+    fn count_signal(&mut self, kind: SignalKind) {
+        let i = kind as usize;
+        if self.signal_counts.len() <= i {
+            self.signal_counts
+                .resize(SignalKind::ALL.len().max(i + 1), 0);
+        }
+        self.signal_counts[i] += 1;
     }
 
     /// The change to a post's buckets when its authenticity goes from `old` to `new` (only
@@ -306,11 +310,7 @@ impl Aggregate {
         };
         for s in &new.signals {
             if !old.has(s.kind) {
-                let i = s.kind as usize;
-                if d.signal_counts.len() <= i {
-                    d.signal_counts.resize(SignalKind::ALL.len().max(i + 1), 0);
-                }
-                d.signal_counts[i] += 1;
+                d.count_signal(s.kind);
             }
         }
         d

@@ -276,19 +276,7 @@ impl Store {
                 }
                 ti.insert(&ik[..], &e.key[..])?;
                 tp.insert(&e.key[..], e.record.as_slice())?;
-                // Each post counts in its hour and day buckets, under its source and under all.
-                for g in [Granularity::Hour, Granularity::Day] {
-                    let bucket = g.bucket_start(p.published_ms);
-                    for src in [p.source.as_str(), keys::ALL_SOURCES] {
-                        deltas
-                            .entry(keys::agg_key(&p.product, g, src, bucket))
-                            .or_insert_with(|| Aggregate {
-                                source: src.to_string(),
-                                ..Default::default()
-                            })
-                            .add(&e.delta);
-                    }
-                }
+                add_to_buckets(&mut deltas, p, &e.delta);
                 out.inserted += 1;
             }
             for r in retro {
@@ -305,21 +293,14 @@ impl Store {
                     continue;
                 }
                 scorer.score(&p.classification, &mut p.authenticity);
+                // Never less doubt than before, even under a newer calibration than the one
+                // the post was first scored with: bucket deltas can only add.
+                p.authenticity.genuineness = p.authenticity.genuineness.min(old.genuineness);
+                p.authenticity.suspicious |= old.suspicious;
                 let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
                 tp.insert(&key[..], codec::encode_post(&p, &scores, &labels))?;
                 let delta = Aggregate::authenticity_change(&old, &p.authenticity);
-                for g in [Granularity::Hour, Granularity::Day] {
-                    let bucket = g.bucket_start(p.published_ms);
-                    for src in [p.source.as_str(), keys::ALL_SOURCES] {
-                        deltas
-                            .entry(keys::agg_key(&p.product, g, src, bucket))
-                            .or_insert_with(|| Aggregate {
-                                source: src.to_string(),
-                                ..Default::default()
-                            })
-                            .add(&delta);
-                    }
-                }
+                add_to_buckets(&mut deltas, &p, &delta);
                 out.updated += 1;
             }
             for (k, d) in &deltas {
@@ -520,7 +501,7 @@ impl Store {
     /// counters and posts agree.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let slots = self.slots();
-        let mut expected: HashMap<Vec<u8>, Aggregate> = HashMap::new();
+        let mut expected: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
         let mut report = VerifyReport::default();
         for item in self.posts.iter() {
             let (k, v) = item?;
@@ -536,18 +517,7 @@ impl Store {
             let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
             let mut one = Aggregate::default();
             one.add_post(&p, &scores, &labels, &slots);
-            for g in [Granularity::Hour, Granularity::Day] {
-                let bucket = g.bucket_start(p.published_ms);
-                for src in [p.source.as_str(), keys::ALL_SOURCES] {
-                    expected
-                        .entry(keys::agg_key(&p.product, g, src, bucket).to_vec())
-                        .or_insert_with(|| Aggregate {
-                            source: src.to_string(),
-                            ..Default::default()
-                        })
-                        .add(&one);
-                }
-            }
+            add_to_buckets(&mut expected, &p, &one);
         }
         let ids = self.post_ids.len();
         if ids != report.posts {
@@ -568,7 +538,10 @@ impl Store {
             let (k, v) = item?;
             let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
             seen += 1;
-            match expected.get(k.as_ref()) {
+            let found = <[u8; keys::AGG_LEN]>::try_from(k.as_ref())
+                .ok()
+                .and_then(|k| expected.get(&k));
+            match found {
                 None => report
                     .problems
                     .push(format!("aggregate for source {} has no posts", a.source)),
@@ -588,6 +561,27 @@ impl Store {
         }
         report.buckets = seen;
         Ok(report)
+    }
+}
+
+/// Adds `delta` to the post's hour and day buckets, under its source and under all sources:
+/// the one rule of which buckets a post counts in (ingest, retro updates and verify share it).
+fn add_to_buckets(
+    deltas: &mut HashMap<[u8; keys::AGG_LEN], Aggregate>,
+    p: &Post,
+    delta: &Aggregate,
+) {
+    for g in [Granularity::Hour, Granularity::Day] {
+        let bucket = g.bucket_start(p.published_ms);
+        for src in [p.source.as_str(), keys::ALL_SOURCES] {
+            deltas
+                .entry(keys::agg_key(&p.product, g, src, bucket))
+                .or_insert_with(|| Aggregate {
+                    source: src.to_string(),
+                    ..Default::default()
+                })
+                .add(delta);
+        }
     }
 }
 

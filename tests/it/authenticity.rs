@@ -100,6 +100,7 @@ async fn campaigns_are_flagged_explained_and_reported() {
         .collect();
     let (s, v) = d.post(path, Some(TOKEN), json!({"posts": copies})).await;
     assert_eq!((s, v["stored"].as_u64()), (200, Some(5)), "{v}");
+    assert_eq!(v["updated"], 1, "the original gained the signal: {v}");
 
     // An incentivised review and an author posting three times in two days.
     let mut more = vec![post(
@@ -109,6 +110,16 @@ async fn campaigns_are_flagged_explained_and_reported() {
         "2026-10-24T08:00:00Z",
         5.0,
     )];
+    // "Amazon Customer" is many people: no author pattern for placeholder names.
+    for i in 0..3 {
+        more.push(post(
+            &format!("anon-{i}"),
+            &format!("Acme Phone arrived, works, {i} stars of joy."),
+            "Amazon Customer",
+            "2026-10-24T09:00:00Z",
+            4.0,
+        ));
+    }
     for (i, topic) in ["charger", "case", "earbuds"].iter().enumerate() {
         more.push(post(
             &format!("bob-{i}"),
@@ -237,10 +248,10 @@ async fn campaigns_are_flagged_explained_and_reported() {
         ))
         .await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(r["volume"], 21 + 1 + 5 + 4 + 12);
+    assert_eq!(r["volume"], 21 + 1 + 5 + 4 + 3 + 12);
     assert_eq!(r["suspicious"].as_u64().unwrap() as usize, n_suspicious);
     let share = r["suspicious_share"].as_f64().unwrap();
-    assert!((share - n_suspicious as f64 / 43.0).abs() < 1e-3, "{share}");
+    assert!((share - n_suspicious as f64 / 46.0).abs() < 1e-3, "{share}");
     let index = r["index"].as_f64().unwrap();
     assert!(
         index > 0.0 && index < 100.0 * (1.0 - share) + 1e-6,
@@ -279,7 +290,7 @@ async fn campaigns_are_flagged_explained_and_reported() {
     assert_eq!(s, 404);
     let m = d.metrics().await;
     assert!(
-        m.contains("cxpulse_signals_total{kind=\"copy_paste\",product=\"acme-phone\"} 5"),
+        m.contains("cxpulse_signals_total{kind=\"copy_paste\",product=\"acme-phone\"} 6"),
         "{m}"
     );
     d.stop().await;
@@ -306,5 +317,5 @@ async fn campaigns_are_flagged_explained_and_reported() {
     let store = cxpulse::store::Store::open(&db).unwrap();
     let report = store.verify().unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert_eq!(report.posts, 44);
+    assert_eq!(report.posts, 47);
 }

@@ -235,6 +235,33 @@ fn import_trends_posts_export_round_trip() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 500);
 
+    let (code, out, err) = cx(
+        cfg,
+        "authenticity --product acme-phone --from 2026-01-01 --to 2026-12-01 --interval month",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Authenticity Index"), "{out}");
+    assert!(out.contains("of 500 posts"), "{out}");
+    let (code, out, _) = cx(
+        cfg,
+        "authenticity --product acme-phone --from 2026-01-01 --to 2026-12-01 --json",
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["volume"], 500);
+    assert!(v["index"].as_f64().is_some(), "{v}");
+    let (code, out, _) = cx(
+        cfg,
+        "posts --product acme-phone --from 2026-01-01 --to 2026-12-01 --suspicious --limit 500 --json",
+    );
+    assert_eq!(code, 0);
+    for line in out.lines() {
+        let p: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(p["suspicious"], true, "{p}");
+    }
+    assert_eq!(cx(cfg, "posts --product acme-phone --signal bogus").0, 2);
+    assert_eq!(cx(cfg, "authenticity --product acme-phone --source x").0, 2);
+
     let (code, out, _) = cx(cfg, "verify");
     assert_eq!(code, 0, "{out}");
     assert_eq!(cx(cfg, "trends --product nope").0, 2);
@@ -397,6 +424,13 @@ fn read_commands_use_the_running_daemons_api() {
     let (code, posts, _) = cx(cfg, "posts --product acme-phone --from 2026-01-01 --to 2026-12-01 --label touchpoints.delivery --limit 500 --json");
     assert_eq!(code, 0);
     assert_eq!(posts.lines().count(), 24);
+    let (code, report, err) = cx(
+        cfg,
+        "authenticity --product acme-phone --from 2026-01-01 --to 2026-12-01 --json",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(v["volume"], 120);
     let csv_path = dir.path().join("live.csv");
     let (code, _, err) = cx(
         cfg,
