@@ -17,6 +17,8 @@ const BASELINE_DAYS: i64 = 28;
 const MIN_HISTORY_DAYS: i64 = 7;
 /// Traffic peaks in the day; an hour's expectation is the daily mean / 24 times this.
 const PEAK_HOUR_FACTOR: f64 = 2.0;
+/// Width of the multi-hour windows tested besides single hours.
+const SPAN_HOURS: i64 = 3;
 /// A star-share burst must also move the share by this much (absolute).
 const MIN_SHARE_JUMP: f64 = 0.2;
 
@@ -231,18 +233,87 @@ pub fn find(
             *hours.entry(t.div_euclid(HOUR) * HOUR).or_default() += 1;
         }
         let lambda_hour = lambda_day / 24.0 * PEAK_HOUR_FACTOR;
-        let mut hour_bursts: Vec<Burst> = hours
-            .into_iter()
-            .filter_map(|(hour, count)| rate_burst(count, lambda_hour, hour, HOUR, cfg))
-            .collect();
+        let mut hour_bursts = merge_hours(&hours, lambda_hour, cfg);
         // When bursting hours explain the day, only they are flagged: the day's ordinary posts
-        // outside them are not part of the burst.
+        // outside them are not part of the burst. The day still bursts on its own when the
+        // rest of it, without those hours, is far above normal (a second, slower campaign).
         if hour_bursts.is_empty() {
             out.extend(day_burst);
+        } else if day_burst.is_some() {
+            let in_windows: u64 = hour_bursts.iter().map(|b| b.count).sum();
+            let window_hours: i64 = hour_bursts
+                .iter()
+                .map(|b| (b.end_ms - b.start_ms) / HOUR)
+                .sum();
+            let rest_share = (24 - window_hours).max(1) as f64 / 24.0;
+            if let Some(mut b) = rate_burst(
+                count.saturating_sub(in_windows),
+                lambda_day * rest_share,
+                day,
+                DAY,
+                cfg,
+            ) {
+                b.count = count;
+                out.push(b);
+            }
         }
         out.append(&mut hour_bursts);
     }
     Ok(out)
+}
+
+/// Bursting windows within a day: single hours, and three-hour spans (a campaign spread over an
+/// afternoon never puts enough posts in one hour), each widened over the elevated hours next
+/// to it, which belong to the same burst. Overlapping windows merge.
+fn merge_hours(
+    hours: &std::collections::BTreeMap<i64, u64>,
+    lambda_hour: f64,
+    cfg: &AuthenticityConfig,
+) -> Vec<Burst> {
+    let count = |h: i64| hours.get(&h).copied().unwrap_or(0);
+    let elevated =
+        |h: i64| count(h) as f64 >= (cfg.burst_min_ratio * lambda_hour.max(0.1)).max(2.0);
+    let mut found: Vec<Burst> = Vec::new();
+    for &hour in hours.keys() {
+        for span in [1, SPAN_HOURS] {
+            let n = (0..span).map(|i| count(hour + i * HOUR)).sum();
+            if let Some(mut b) = rate_burst(n, lambda_hour * span as f64, hour, span * HOUR, cfg) {
+                // A window ends with its last post, not with empty hours after it.
+                while b.end_ms - b.start_ms > HOUR && count(b.end_ms - HOUR) == 0 {
+                    b.end_ms -= HOUR;
+                }
+                found.push(b);
+            }
+        }
+    }
+    found.sort_by_key(|b| b.start_ms);
+    let mut out: Vec<Burst> = Vec::new();
+    for b in found {
+        let (mut start, mut end) = (b.start_ms, b.end_ms);
+        while elevated(start - HOUR) {
+            start -= HOUR;
+        }
+        while elevated(end) {
+            end += HOUR;
+        }
+        match out.last_mut() {
+            Some(last) if last.end_ms >= start => {
+                last.end_ms = last.end_ms.max(end);
+                last.p_value = last.p_value.min(b.p_value);
+            }
+            _ => out.push(Burst {
+                start_ms: start,
+                end_ms: end,
+                ..b
+            }),
+        }
+    }
+    for b in &mut out {
+        let n_hours = (b.end_ms - b.start_ms) / HOUR;
+        b.count = (0..n_hours).map(|i| count(b.start_ms + i * HOUR)).sum();
+        b.expected = lambda_hour.max(0.1) * n_hours as f64;
+    }
+    out
 }
 
 fn rate_burst(
@@ -271,6 +342,23 @@ fn rate_burst(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bursting_hour_takes_its_elevated_neighbours() {
+        let cfg = AuthenticityConfig::default();
+        let h = |i: i64| 1_000 * DAY + i * HOUR;
+        // Baseline about 0.4 posts an hour; hours 9–12 carry a campaign, hour 20 is normal.
+        let hours: std::collections::BTreeMap<i64, u64> =
+            [(h(9), 4), (h(10), 9), (h(11), 5), (h(12), 3), (h(20), 1)]
+                .into_iter()
+                .collect();
+        let b = merge_hours(&hours, 0.4, &cfg);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!((b[0].start_ms, b[0].end_ms), (h(9), h(13)));
+        assert_eq!(b[0].count, 21);
+        assert!(!b[0].covers(h(20), None));
+        assert!(merge_hours(&[(h(9), 4)].into_iter().collect(), 0.4, &cfg).is_empty());
+    }
 
     #[test]
     fn tails_match_known_values() {

@@ -695,12 +695,14 @@ pub fn build_stream(
         });
     }
 
-    // Author floods: one author, 4–6 different reviews within three days, across products.
+    // Author floods: one account on one site, 4–6 different reviews within three days, across
+    // products (an account name means one person only within its site).
     let mut floods = 0;
     let mut flood_posts = 0;
     let mut fp = flood_pool.into_iter();
     'outer: for a in 0..6 {
         let author = format!("flooder{a}");
+        let source = *SOURCES.choose(&mut rng).expect("sources");
         let start = STREAM_START_MS + rng.random_range(5 * DAY..(STREAM_DAYS - 4) * DAY);
         floods += 1;
         for _ in 0..rng.random_range(4..=6) {
@@ -708,7 +710,7 @@ pub fn build_stream(
             let (text, _, c) = &genuine[i];
             posts.push(StreamPost {
                 product: PRODUCTS.choose(&mut rng).expect("products").to_string(),
-                source: SOURCES.choose(&mut rng).expect("sources").to_string(),
+                source: source.to_string(),
                 item: item(
                     next_id(Truth::AuthorFlood(a)),
                     text.clone(),
@@ -778,6 +780,8 @@ pub struct StreamReport {
     /// Campaigns with at least half of their copies flagged, of all campaigns.
     pub copy_campaigns_detected: String,
     pub burst: Detection,
+    /// Bursts with at least half their posts flagged, of all bursts.
+    pub bursts_detected: String,
     /// The same flags counted as right when they fall on any timed campaign (bought bursts,
     /// copy campaigns posted within hours, author floods): those are bursts too.
     pub burst_any_campaign: Detection,
@@ -860,6 +864,28 @@ pub fn score_stream(
         }
     }
     let detected = per_campaign.values().filter(|(n, f)| 2 * f >= *n).count();
+    let mut per_burst: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (t, _, a) in &stored {
+        if let Truth::Burst(b) = t {
+            let e = per_burst.entry(*b).or_default();
+            e.0 += 1;
+            e.1 += a.has(SignalKind::Burst) as usize;
+        }
+    }
+    for (b, (n, f)) in &per_burst {
+        if 2 * f < *n {
+            let first = posts.iter().find(|p| p.truth == Truth::Burst(*b));
+            if let Some(p) = first {
+                eprintln!(
+                    "burst {b} missed: {f}/{n} flagged ({} / {}, from {})",
+                    p.product,
+                    p.source,
+                    crate::timeutil::format_ms(p.item.published_ms.unwrap_or(0))
+                );
+            }
+        }
+    }
+    let bursts_detected = per_burst.values().filter(|(n, f)| 2 * f >= *n).count();
     let rate = |filter: &dyn Fn(&(Truth, bool, Authenticity)) -> bool| {
         let bg: Vec<_> = stored.iter().filter(|x| filter(x)).collect();
         SignalKind::ALL
@@ -891,6 +917,7 @@ pub fn score_stream(
     Ok(StreamReport {
         copy_paste: detect(SignalKind::CopyPaste, &|t| matches!(t, Truth::Copy(_))),
         copy_campaigns_detected: format!("{detected}/{}", per_campaign.len()),
+        bursts_detected: format!("{bursts_detected}/{}", per_burst.len()),
         burst: detect(SignalKind::Burst, &|t| matches!(t, Truth::Burst(_))),
         burst_any_campaign: detect(SignalKind::Burst, &|t| {
             t != Truth::Background && t != Truth::Incentive
