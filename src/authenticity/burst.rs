@@ -360,6 +360,65 @@ mod tests {
         assert!(merge_hours(&[(h(9), 4)].into_iter().collect(), 0.4, &cfg).is_empty());
     }
 
+    fn stored(store: &Store, n: usize, ts: impl Fn(usize) -> i64, stars: f32) {
+        let posts: Vec<crate::post::Post> = (0..n)
+            .map(|i| {
+                let id = format!("{stars}-{}", ts(i));
+                crate::post::Post {
+                    id: crate::post::PostId::new("p", "shop", &id),
+                    product: "p".into(),
+                    source: "shop".into(),
+                    external_id: id,
+                    url: None,
+                    author: None,
+                    published_ms: ts(i),
+                    fetched_ms: ts(i),
+                    language: "en".into(),
+                    title: None,
+                    text: "fine".into(),
+                    rating: Some(stars / 5.0),
+                    channel: None,
+                    classification: Default::default(),
+                    authenticity: Default::default(),
+                }
+            })
+            .collect();
+        store
+            .ingest(&posts, &[], &crate::authenticity::Scorer::default(), None)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_jump_in_five_star_share_is_a_burst_even_at_a_normal_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let day0 = 20_000 * DAY;
+        // Two weeks of ten 4★ reviews a day, one 5★ a day.
+        stored(
+            &store,
+            140,
+            |i| day0 + (i / 10) as i64 * DAY + (i % 10) as i64 * HOUR,
+            4.0,
+        );
+        stored(&store, 14, |i| day0 + i as i64 * DAY + 12 * HOUR, 5.0);
+        // Day 15: eleven reviews, one an hour (the usual rate), ten of them 5★.
+        let today = day0 + 15 * DAY;
+        let mut new: Vec<NewPost> = (0..10).map(|h| (today + h * HOUR, Some(1.0))).collect();
+        new.push((today + 10 * HOUR, Some(0.8)));
+        let cfg = AuthenticityConfig::default();
+        let bursts = find(&store, "p", "shop", &new, &cfg).unwrap();
+        assert_eq!(bursts.len(), 1, "{bursts:?}");
+        assert_eq!(bursts[0].kind, BurstKind::Stars(5));
+        assert!(bursts[0].covers(today + HOUR, Some(1.0)));
+        assert!(
+            !bursts[0].covers(today + 10 * HOUR, Some(0.8)),
+            "4★ posts are not part of it"
+        );
+        // The same day with the usual mix raises nothing.
+        let usual: Vec<NewPost> = (0..10).map(|h| (today + h * HOUR, Some(0.8))).collect();
+        assert!(find(&store, "p", "shop", &usual, &cfg).unwrap().is_empty());
+    }
+
     #[test]
     fn tails_match_known_values() {
         // P(X ≥ 1 | λ = 1) = 1 − e^{−1}
