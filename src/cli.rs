@@ -54,6 +54,8 @@ pub enum Command {
     Trends(TrendsArgs),
     /// Show a product's Authenticity Index, its trend, sources and top signals with examples
     Authenticity(AuthenticityArgs),
+    /// Print the daily digest of a product for one local day (digest.timezone)
+    Digest(DigestArgs),
     /// List a product's posts, newest first
     Posts(PostsArgs),
     /// Export a product's posts with their scores
@@ -183,6 +185,19 @@ pub struct RangeArgs {
     /// Only this source
     #[arg(long)]
     pub source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Product id from the config
+    #[arg(long)]
+    pub product: String,
+    /// Local calendar day, YYYY-MM-DD [default: yesterday in digest.timezone]
+    #[arg(long)]
+    pub date: Option<String>,
+    /// md or json
+    #[arg(long, default_value = "md")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +378,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Authenticity(a) => {
             let cfg = load_config(&cli, None, None)?;
             show_authenticity(&cfg, a)
+        }
+        Command::Digest(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            show_digest(&cfg, a)
         }
         Command::Posts(a) => {
             let cfg = load_config(&cli, None, None)?;
@@ -832,6 +851,55 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
             .unwrap_or_else(|| "-".into())
     )
     .context("writing")?;
+    Ok(())
+}
+
+fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
+    let product = cfg
+        .product(&a.product)
+        .ok_or_else(|| usage(anyhow!("unknown product `{}`", a.product)))?;
+    let tz = cfg.digest.timezone;
+    let date = match &a.date {
+        Some(d) => crate::digest::parse_date(d).map_err(usage)?,
+        None => {
+            use chrono::TimeZone;
+            tz.from_utc_datetime(&chrono::Utc::now().naive_utc())
+                .date_naive()
+                .pred_opt()
+                .ok_or_else(|| anyhow!("no yesterday"))?
+        }
+    };
+    let md = match a.format.as_str() {
+        "md" => true,
+        "json" => false,
+        f => return Err(usage(anyhow!("--format: `{f}` is not md or json"))),
+    };
+    match Reader::open(cfg)? {
+        Reader::Store(store) => {
+            let d = crate::digest::compute(&store, &product.id, &product.name, date, tz).map_err(
+                |e| match e {
+                    crate::digest::DigestError::Store(s) => CliError::from(s),
+                    other => usage(other),
+                },
+            )?;
+            if md {
+                print!("{}", crate::digest::render::markdown(&d));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&d).context("encoding")?);
+            }
+        }
+        Reader::Api(api) => {
+            let path = format!("/api/v1/products/{}/digests/{date}", product.id);
+            if md {
+                print!("{}", api.get_text(&format!("{path}?format=md"))?);
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&api.get(&path)?).context("encoding")?
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -1334,18 +1402,26 @@ impl ApiClient {
     }
 
     fn get(&self, path: &str) -> Result<Value, CliError> {
+        let text = self.send(self.http.get(format!("{}{path}", self.base)))?;
+        Ok(serde_json::from_str(&text).context("daemon API answer is not JSON")?)
+    }
+
+    /// A non-JSON answer (a Markdown digest) as text.
+    fn get_text(&self, path: &str) -> Result<String, CliError> {
         self.send(self.http.get(format!("{}{path}", self.base)))
     }
 
-    fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, CliError> {
+    /// The answer's body when the status is a success; the API's error (code and message)
+    /// otherwise.
+    fn send(&self, req: reqwest::RequestBuilder) -> Result<String, CliError> {
         self.rt.block_on(async {
             let r = req.send().await.context("daemon API request")?;
             let status = r.status();
             let text = r.text().await.context("daemon API answer")?;
-            let v: Value = serde_json::from_str(&text).context("daemon API answer is not JSON")?;
             if status.is_success() {
-                Ok(v)
+                Ok(text)
             } else {
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let err = anyhow!(
                     "{} ({})",
                     v["message"].as_str().unwrap_or("request failed"),

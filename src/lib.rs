@@ -10,6 +10,7 @@ pub mod authenticity;
 pub mod classifier;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod eval;
 pub mod language;
 pub mod metrics;

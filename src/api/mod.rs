@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/products/{id}/posts", get(list_posts).post(ingest_posts))
         .route("/products/{id}/summary", get(product_summary))
         .route("/products/{id}/authenticity", get(product_authenticity))
+        .route("/products/{id}/digests/{date}", get(product_digest))
         .route("/classify", post(classify))
         .route("/sources", get(sources))
         .route("/openapi.json", get(openapi));
@@ -252,6 +253,52 @@ async fn product_authenticity(
         .map_err(ApiError::internal)?
         .map_err(trend_error)?;
     Ok(Json(authenticity_json(&r)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestParams {
+    format: Option<String>,
+}
+
+/// The digest of one local day (the config's `digest.timezone`), computed from the store:
+/// JSON by default, Markdown with `format=md`.
+async fn product_digest(
+    State(st): State<AppState>,
+    Path((id, date)): Path<(String, String)>,
+    q: Result<Query<DigestParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    let name = product(&st, &id)?.name.clone();
+    let day = crate::digest::parse_date(&date).map_err(|e| ApiError::param(e.to_string()))?;
+    let md = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("md") => true,
+        Some(f) => {
+            return Err(ApiError::param(format!(
+                "`format`: `{f}` is not json or md"
+            )))
+        }
+    };
+    let store = st.store.clone();
+    let tz = st.config.digest.timezone;
+    let d =
+        tokio::task::spawn_blocking(move || crate::digest::compute(&store, &id, &name, day, tz))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| match e {
+                crate::digest::DigestError::Store(s) => ApiError::internal(s),
+                other => ApiError::param(other.to_string()),
+            })?;
+    Ok(if md {
+        (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            crate::digest::render::markdown(&d),
+        )
+            .into_response()
+    } else {
+        Json(d).into_response()
+    })
 }
 
 #[derive(Debug, Deserialize)]

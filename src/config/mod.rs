@@ -118,7 +118,13 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub log: LogConfig,
     pub authenticity: AuthenticityConfig,
+    pub digest: DigestConfig,
     pub products: Vec<Product>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub timezone: chrono_tz::Tz,
 }
 
 /// Validated `[authenticity]`: see `RawAuthenticity` for each key's meaning.
@@ -534,6 +540,18 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
     }
 
     let authenticity = validate_authenticity(&raw.authenticity, text)?;
+    let digest = DigestConfig {
+        timezone: raw.digest.timezone.parse().map_err(|_| {
+            invalid(
+                text,
+                "digest.timezone",
+                format!(
+                    "`{}` is not an IANA time zone like Europe/Berlin or UTC",
+                    raw.digest.timezone
+                ),
+            )
+        })?,
+    };
     let mut products = Vec::new();
     let mut product_ids = HashSet::new();
     let mut source_names = HashSet::new();
@@ -647,6 +665,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         fetch,
         log: LogConfig { level, json },
         authenticity,
+        digest,
         products,
     })
 }
@@ -718,6 +737,10 @@ impl Config {
             a.author_max_posts, a.author_window_ms / 3_600_000, a.machine_generated_min,
             a.deceptive_min.map(|d| d.to_string()).unwrap_or_else(|| "(off)".into()),
             a.brand_genuine_min, a.brand_fake_min, a.mismatch_min
+        ));
+        out.push_str(&format!(
+            "\n[digest]\ntimezone = \"{}\"\n",
+            self.digest.timezone
         ));
         for p in &self.products {
             out.push_str(&format!(
@@ -801,6 +824,19 @@ interval_secs = 60
             .unwrap_err()
             .to_string();
         assert!(e.contains("authenticity.burst_min_posts"), "{e}");
+    }
+
+    #[test]
+    fn digest_timezone_is_checked() {
+        let e = load_str(&format!("[digest]\ntimezone = \"Mars/Olympus\"\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest.timezone") && e.contains("line 2"), "{e}");
+        let c = load_str(&format!(
+            "[digest]\ntimezone = \"Europe/Berlin\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(c.digest.timezone, chrono_tz::Europe::Berlin);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub authenticity: RawAuthenticity,
+    #[serde(default)]
+    pub digest: RawDigest,
     /// The products this instance watches.
     #[serde(default)]
     pub products: Vec<RawProduct>,
@@ -133,6 +135,22 @@ impl Default for RawFetch {
             per_host_concurrency: 2,
             respect_robots: true,
             max_items_per_fetch: 1000,
+        }
+    }
+}
+
+/// Daily digests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDigest {
+    /// IANA time zone whose calendar days the digests cover (e.g. "Europe/Berlin").
+    pub timezone: String,
+}
+
+impl Default for RawDigest {
+    fn default() -> Self {
+        RawDigest {
+            timezone: "UTC".into(),
         }
     }
 }

@@ -260,6 +260,25 @@ fn import_trends_posts_export_round_trip() {
         assert_eq!(p["suspicious"], true, "{p}");
     }
     assert_eq!(cx(cfg, "posts --product acme-phone --signal bogus").0, 2);
+    let (code, out, err) = cx(cfg, "digest --product acme-phone --date 2026-03-05");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("# Acme Phone — daily digest for 2026-03-05"),
+        "{out}"
+    );
+    let (code, out, _) = cx(
+        cfg,
+        "digest --product acme-phone --date 2026-03-05 --format json",
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["date"], "2026-03-05");
+    assert!(v["volume"]["posts"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(
+        cx(cfg, "digest --product acme-phone --date 05.03.2026").0,
+        2
+    );
+    assert_eq!(cx(cfg, "digest --product acme-phone --format pdf").0, 2);
     assert_eq!(cx(cfg, "authenticity --product acme-phone --source x").0, 2);
 
     let (code, out, _) = cx(cfg, "verify");
@@ -431,6 +450,9 @@ fn read_commands_use_the_running_daemons_api() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(v["volume"], 120);
+    let (code, md, err) = cx(cfg, "digest --product acme-phone --date 2026-01-05");
+    assert_eq!(code, 0, "{err}");
+    assert!(md.contains("daily digest for 2026-01-05"), "{md}");
     let csv_path = dir.path().join("live.csv");
     let (code, _, err) = cx(
         cfg,

@@ -4,5 +4,6 @@
 mod authenticity;
 mod cli;
 mod daemon;
+mod digest;
 mod fetch;
 mod util;
