@@ -26,8 +26,9 @@ pub const BASELINE_DAYS: i64 = 28;
 pub const Z_CRITICAL: f64 = 3.9;
 /// Smallest change of share (absolute) worth a brand manager's attention.
 pub const MIN_SHARE_CHANGE: f64 = 0.05;
-/// Fewest scored posts on the day for any label change to be reported.
-pub const MIN_DAY_POSTS: u64 = 20;
+/// Fewest scored posts on the day for any label change to be reported (the z-test itself
+/// demands a large change on a small day).
+pub const MIN_DAY_POSTS: u64 = 10;
 /// A day's posts read at most (a product with more is summarised from its first ones).
 const MAX_DAY_POSTS: usize = 50_000;
 const QUOTES: usize = 3;
@@ -477,14 +478,20 @@ const STOPWORDS: &[&str] = &[
     "so", "just", "very", "really", "too", "also", "have", "has", "had", "do", "did", "does",
     "not", "no", "if", "than", "then", "there", "here", "what", "which", "who", "all", "about",
     "after", "again", "more", "most", "some", "any", "one", "out", "up", "will", "would", "could",
-    "can", "im", "ive", "dont", "its",
+    "can", "im", "ive", "dont", "ve", "s", "t", "ll", "re", "d", "m",
 ];
 
-fn words(text: &str) -> Vec<String> {
-    crate::authenticity::minhash::normalise(text)
-        .split(' ')
+/// The words of each clause: phrases never run across punctuation ("…runner! Best…").
+fn clauses(text: &str) -> Vec<Vec<String>> {
+    text.split(['.', '!', '?', ',', ';', ':', '\n', '(', ')'])
+        .map(|c| {
+            crate::authenticity::minhash::normalise(c)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|w| !w.is_empty())
-        .map(str::to_string)
         .collect()
 }
 
@@ -499,9 +506,8 @@ fn distinctive(today: &[&Post], baseline: &[Post], polarity: &str) -> Vec<Phrase
         }
     };
     let grams = |p: &Post| -> HashSet<String> {
-        let w = words(&p.text);
         let mut out = HashSet::new();
-        for n in [2usize, 3] {
+        for (w, n) in clauses(&p.text).iter().flat_map(|w| [(w, 2usize), (w, 3)]) {
             for g in w.windows(n) {
                 let stop = |x: &String| STOPWORDS.contains(&x.as_str());
                 // Phrases start and end on a content word.
