@@ -195,7 +195,7 @@ pub struct DigestArgs {
     /// Local calendar day, YYYY-MM-DD [default: yesterday in digest.timezone]
     #[arg(long)]
     pub date: Option<String>,
-    /// md or json
+    /// md, json or html (e-mail safe, inline sparklines)
     #[arg(long, default_value = "md")]
     pub format: String,
 }
@@ -869,11 +869,12 @@ fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
                 .ok_or_else(|| anyhow!("no yesterday"))?
         }
     };
-    let md = match a.format.as_str() {
-        "md" => true,
-        "json" => false,
-        f => return Err(usage(anyhow!("--format: `{f}` is not md or json"))),
-    };
+    if !matches!(a.format.as_str(), "md" | "json" | "html") {
+        return Err(usage(anyhow!(
+            "--format: `{}` is not md, json or html",
+            a.format
+        )));
+    }
     match Reader::open(cfg)? {
         Reader::Store(store) => {
             let d = crate::digest::compute(&store, &product.id, &product.name, date, tz).map_err(
@@ -882,21 +883,20 @@ fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
                     other => usage(other),
                 },
             )?;
-            if md {
-                print!("{}", crate::digest::render::markdown(&d));
-            } else {
-                println!("{}", serde_json::to_string_pretty(&d).context("encoding")?);
+            match a.format.as_str() {
+                "md" => print!("{}", crate::digest::render::markdown(&d)),
+                "html" => print!("{}", crate::digest::render::html(&d)),
+                _ => println!("{}", serde_json::to_string_pretty(&d).context("encoding")?),
             }
         }
         Reader::Api(api) => {
             let path = format!("/api/v1/products/{}/digests/{date}", product.id);
-            if md {
-                print!("{}", api.get_text(&format!("{path}?format=md"))?);
-            } else {
-                println!(
+            match a.format.as_str() {
+                "json" => println!(
                     "{}",
                     serde_json::to_string_pretty(&api.get(&path)?).context("encoding")?
-                );
+                ),
+                f => print!("{}", api.get_text(&format!("{path}?format={f}"))?),
             }
         }
     }

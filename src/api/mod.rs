@@ -262,7 +262,7 @@ pub struct DigestParams {
 }
 
 /// The digest of one local day (the config's `digest.timezone`), computed from the store:
-/// JSON by default, Markdown with `format=md`.
+/// JSON by default, Markdown with `format=md`, e-mail-safe HTML with `format=html`.
 async fn product_digest(
     State(st): State<AppState>,
     Path((id, date)): Path<(String, String)>,
@@ -271,15 +271,12 @@ async fn product_digest(
     let Query(q) = q?;
     let name = product(&st, &id)?.name.clone();
     let day = crate::digest::parse_date(&date).map_err(|e| ApiError::param(e.to_string()))?;
-    let md = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("md") => true,
-        Some(f) => {
-            return Err(ApiError::param(format!(
-                "`format`: `{f}` is not json or md"
-            )))
-        }
-    };
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "md" | "html") {
+        return Err(ApiError::param(format!(
+            "`format`: `{format}` is not json, md or html"
+        )));
+    }
     let store = st.store.clone();
     let tz = st.config.digest.timezone;
     let d =
@@ -290,14 +287,18 @@ async fn product_digest(
                 crate::digest::DigestError::Store(s) => ApiError::internal(s),
                 other => ApiError::param(other.to_string()),
             })?;
-    Ok(if md {
-        (
+    Ok(match format.as_str() {
+        "md" => (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
             crate::digest::render::markdown(&d),
         )
-            .into_response()
-    } else {
-        Json(d).into_response()
+            .into_response(),
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::digest::render::html(&d),
+        )
+            .into_response(),
+        _ => Json(d).into_response(),
     })
 }
 

@@ -110,36 +110,35 @@ impl Detector {
     /// Loads the recent posts of `products` from the store: for each, those within the window
     /// before its newest post, newest first, at most `max_indexed_posts` in all.
     pub fn rebuild(&mut self, store: &Store, products: &[String]) -> Result<(), StoreError> {
-        // Each product's newest posts within the window (at most the cap each), then all of
-        // them in time order, so the cap keeps the newest overall. Posts are indexed one
-        // product at a time, so only one product's batch of full posts is held at once.
+        // Each product's newest posts within the window, indexed as they are read (a decoded
+        // post is far bigger than its entry); after each product, the oldest beyond the cap
+        // are dropped, so memory never holds much more than the cap.
         let mut recent: Vec<(i64, PostId)> = Vec::new();
         for product in products {
             let mut newest = None;
-            let mut taken = Vec::new();
-            for p in store.scan_posts_rev(product, i64::MIN, i64::MAX) {
+            for (taken, p) in store
+                .scan_posts_rev(product, i64::MIN, i64::MAX)
+                .enumerate()
+            {
                 let p = p?;
                 let newest = *newest.get_or_insert(p.published_ms);
                 if p.published_ms < newest - self.cfg.window_ms
-                    || taken.len() >= self.cfg.max_indexed_posts
+                    || taken >= self.cfg.max_indexed_posts
                 {
                     break;
                 }
-                taken.push(p);
+                recent.push((p.published_ms, p.id));
+                self.index(std::slice::from_ref(&p));
             }
-            recent.extend(taken.iter().map(|p| (p.published_ms, p.id)));
-            taken.reverse();
-            self.index(&taken);
-        }
-        // Keep the newest `max_indexed_posts` across products: evict the rest, oldest first.
-        recent.sort_unstable();
-        let excess = recent.len().saturating_sub(self.cfg.max_indexed_posts);
-        for (_, id) in &recent[..excess] {
-            if let Some(h) = self.by_id.get(id).copied() {
-                self.remove(h);
+            recent.sort_unstable();
+            let excess = recent.len().saturating_sub(self.cfg.max_indexed_posts);
+            for (_, id) in recent.drain(..excess) {
+                if let Some(h) = self.by_id.get(&id).copied() {
+                    self.remove(h);
+                }
             }
         }
-        self.order = recent[excess..]
+        self.order = recent
             .iter()
             .filter_map(|(_, id)| self.by_id.get(id).copied())
             .collect();

@@ -118,6 +118,8 @@ pub struct Mover {
     pub touchpoints: Vec<(String, f64)>,
     /// Today's highest-scoring posts with the label.
     pub quotes: Vec<Quote>,
+    /// The label's share per day, as in [`DailySeries`].
+    pub series: Vec<Option<f64>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -164,6 +166,15 @@ pub struct Segment {
     pub top_emotion: Option<String>,
 }
 
+/// One value per local day, the baseline's days then the digest's day (for sparklines).
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct DailySeries {
+    pub dates: Vec<String>,
+    pub volume: Vec<u64>,
+    pub sentiment_index: Vec<Option<f64>>,
+    pub authenticity_index: Vec<Option<f64>>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Digest {
     pub product: String,
@@ -183,6 +194,7 @@ pub struct Digest {
     pub authenticity: AuthenticityDay,
     pub phrases: Phrases,
     pub segments: Vec<Segment>,
+    pub series: DailySeries,
 }
 
 fn round4(x: f64) -> f64 {
@@ -251,6 +263,18 @@ pub fn compute(
         base.add(&a);
     }
     let base_sources = store.aggregates_by_source(product, Granularity::Hour, base_from, from)?;
+    // Hourly buckets summed per local day (exact for whole-hour zone offsets).
+    let mut daily: Vec<(NaiveDate, Aggregate)> = Vec::new();
+    let hours = store.aggregates(product, Granularity::Hour, base_from, to, None)?;
+    for back in (0..=BASELINE_DAYS).rev() {
+        let day = date - chrono::Duration::days(back);
+        let (a, b) = day_range(day, tz)?;
+        let mut sum = Aggregate::default();
+        for (_, x) in hours.iter().filter(|(t, _)| *t >= a && *t < b) {
+            sum.add(x);
+        }
+        daily.push((day, sum));
+    }
     let slots = store.slots();
     let days = BASELINE_DAYS as f64;
 
@@ -372,6 +396,9 @@ pub fn compute(
                 })
                 .collect();
             quotes.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+            let slot = slots
+                .iter()
+                .position(|s| s.head == c.head && s.label == c.label);
             Mover {
                 change: c.clone(),
                 touchpoints: tps,
@@ -379,6 +406,15 @@ pub fn compute(
                     .into_iter()
                     .take(QUOTES)
                     .map(|(s, p)| quote(p, s))
+                    .collect(),
+                series: daily
+                    .iter()
+                    .map(|(_, a)| {
+                        let k = slot
+                            .and_then(|i| a.label_counts.get(i).copied())
+                            .unwrap_or(0);
+                        (a.scored > 0).then(|| round4(k as f64 / a.scored as f64))
+                    })
                     .collect(),
             }
         })
@@ -467,6 +503,18 @@ pub fn compute(
         authenticity,
         phrases,
         segments: segments(&posts),
+        series: DailySeries {
+            dates: daily.iter().map(|(d, _)| d.to_string()).collect(),
+            volume: daily.iter().map(|(_, a)| a.count).collect(),
+            sentiment_index: daily
+                .iter()
+                .map(|(_, a)| (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)))
+                .collect(),
+            authenticity_index: daily
+                .iter()
+                .map(|(_, a)| crate::trends::authenticity_of(a).index)
+                .collect(),
+        },
     })
 }
 

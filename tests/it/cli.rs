@@ -274,6 +274,15 @@ fn import_trends_posts_export_round_trip() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["date"], "2026-03-05");
     assert!(v["volume"]["posts"].as_u64().unwrap() > 0, "{v}");
+    let (code, out, _) = cx(
+        cfg,
+        "digest --product acme-phone --date 2026-03-05 --format html",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("<!doctype html>") && out.contains("<svg"),
+        "{out}"
+    );
     assert_eq!(
         cx(cfg, "digest --product acme-phone --date 05.03.2026").0,
         2

@@ -139,7 +139,23 @@ fn numbers_match_a_hand_computation() {
         n += 1;
         let ts = T0 + 28 * DAY + i * 1_800_000;
         posts.push(match i {
-            0..12 => post(
+            // Hostile text in the most-quoted post: it must come out as text.
+            0 => {
+                let mut p = post(
+                    n,
+                    ts,
+                    "anger",
+                    "delivery",
+                    "<script>alert(1)</script> courier lost the parcel again | **bold**",
+                );
+                if let Some(HeadResult::Labels { scores, .. }) =
+                    p.classification.heads.get_mut("emotions")
+                {
+                    scores.insert("anger".into(), 0.99);
+                }
+                p
+            }
+            1..12 => post(
                 n,
                 ts,
                 "anger",
@@ -244,6 +260,28 @@ fn numbers_match_a_hand_computation() {
     };
     assert_eq!((band("1-2★"), band("4-5★")), (16, 24));
 
+    // Daily series for sparklines: 28 baseline days and the day itself.
+    assert_eq!(d.series.dates.len(), 29);
+    assert_eq!((d.series.volume[0], d.series.volume[28]), (10, 40));
+    assert_eq!((m.series[0], m.series[28]), (Some(0.1), Some(0.4)));
+    assert!(
+        m.quotes[0].text.starts_with("<script>"),
+        "the hostile post is quoted first"
+    );
+
+    // HTML: e-mail safe (inline styles, inline SVG, no script) and the quote escaped.
+    let html = digest::render::html(&d);
+    assert!(!html.contains("<script"), "customer text escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        html.contains("<svg") && html.contains("<polyline"),
+        "sparklines inline"
+    );
+    assert!(
+        !html.contains("<link") && !html.contains("src=\"http"),
+        "nothing remote"
+    );
+
     // Markdown carries the same facts.
     let md = digest::render::markdown(&d);
     assert!(md.contains("**40 posts**"), "{md}");
@@ -253,6 +291,10 @@ fn numbers_match_a_hand_computation() {
     );
     assert!(
         md.contains("Mostly about: delivery (75%), support (25%)."),
+        "{md}"
+    );
+    assert!(
+        md.contains("> &lt;script&gt;alert(1)&lt;/script&gt; courier lost the parcel again \\| \\*\\*bold\\*\\*"),
         "{md}"
     );
 }
@@ -361,6 +403,17 @@ async fn the_api_serves_json_and_markdown_digests() {
         md.starts_with("# Acme Phone — daily digest for 2026-01-29"),
         "{md}"
     );
+    let r = d
+        .http
+        .get(d.url("/api/v1/products/acme-phone/digests/2026-01-29?format=html"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("<svg"));
     for bad in [
         "/digests/2026-13-01",
         "/digests/yesterday",
