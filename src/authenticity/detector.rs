@@ -142,6 +142,9 @@ impl Detector {
             .iter()
             .filter_map(|(_, id)| self.by_id.get(id).copied())
             .collect();
+        self.compact_lsh();
+        self.entries.shrink_to_fit();
+        self.by_id.shrink_to_fit();
         Ok(())
     }
 
@@ -500,10 +503,15 @@ impl Detector {
         // Evicted handles stay in the LSH buckets until a clean-up; clean when they would be
         // the majority.
         if self.lsh_handles > 2 * self.entries.len() + 1024 {
-            let alive: HashSet<u64> = self.entries.keys().copied().collect();
-            self.lsh.retain(|h| alive.contains(&h));
-            self.lsh_handles = self.entries.values().filter(|e| e.sig.is_some()).count();
+            self.compact_lsh();
         }
+    }
+
+    /// Drops evicted handles from the LSH buckets and gives their memory back.
+    fn compact_lsh(&mut self) {
+        let alive: HashSet<u64> = self.entries.keys().copied().collect();
+        self.lsh.retain(|h| alive.contains(&h));
+        self.lsh_handles = self.entries.values().filter(|e| e.sig.is_some()).count();
     }
 
     /// Adds posts to the memory (in the order given, which is the eviction order).

@@ -101,32 +101,52 @@ fn band_key(sig: &Signature, band: usize) -> u64 {
     h
 }
 
+/// Handles sharing one band key. Almost every key has a single handle, so that case needs no
+/// allocation of its own: the index is the detector's main memory cost.
+#[derive(Debug, Clone)]
+enum Bucket {
+    One(u64),
+    Many(Vec<u64>),
+}
+
 /// LSH index from band hashes to item handles. Removal is lazy: the owner checks that a
-/// candidate still exists (handles are never reused).
+/// candidate still exists (handles are never reused) and calls [`LshIndex::retain`] now and
+/// then. One map for all bands: the band number is part of each key's hash.
 #[derive(Default)]
 pub struct LshIndex {
-    bands: Vec<HashMap<u64, Vec<u64>>>,
+    buckets: HashMap<u64, Bucket>,
 }
 
 impl LshIndex {
     pub fn new() -> Self {
-        LshIndex {
-            bands: (0..BANDS).map(|_| HashMap::new()).collect(),
-        }
+        LshIndex::default()
     }
 
     pub fn insert(&mut self, handle: u64, sig: &Signature) {
-        for (b, map) in self.bands.iter_mut().enumerate() {
-            map.entry(band_key(sig, b)).or_default().push(handle);
+        for b in 0..BANDS {
+            match self.buckets.entry(band_key(sig, b)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Bucket::One(handle));
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let e = o.get_mut();
+                    match e {
+                        Bucket::One(h) => *e = Bucket::Many(vec![*h, handle]),
+                        Bucket::Many(v) => v.push(handle),
+                    }
+                }
+            }
         }
     }
 
     /// Handles sharing at least one band with `sig`, each once.
     pub fn candidates(&self, sig: &Signature) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
-        for (b, map) in self.bands.iter().enumerate() {
-            if let Some(v) = map.get(&band_key(sig, b)) {
-                out.extend_from_slice(v);
+        for b in 0..BANDS {
+            match self.buckets.get(&band_key(sig, b)) {
+                Some(Bucket::One(h)) => out.push(*h),
+                Some(Bucket::Many(v)) => out.extend_from_slice(v),
+                None => {}
             }
         }
         out.sort_unstable();
@@ -134,15 +154,27 @@ impl LshIndex {
         out
     }
 
-    /// Drops handles for which `alive` is false; called when the index has grown well past
-    /// the number of live items, so lazily removed entries do not pile up.
+    /// Drops handles for which `alive` is false and gives the memory back; called when the
+    /// index has grown well past the number of live items.
     pub fn retain(&mut self, alive: impl Fn(u64) -> bool) {
-        for map in &mut self.bands {
-            map.retain(|_, v| {
+        self.buckets.retain(|_, b| match b {
+            Bucket::One(h) => alive(*h),
+            Bucket::Many(v) => {
                 v.retain(|h| alive(*h));
-                !v.is_empty()
-            });
-        }
+                match v.len() {
+                    0 => false,
+                    1 => {
+                        *b = Bucket::One(v[0]);
+                        true
+                    }
+                    _ => {
+                        v.shrink_to_fit();
+                        true
+                    }
+                }
+            }
+        });
+        self.buckets.shrink_to_fit();
     }
 }
 

@@ -162,8 +162,8 @@ impl Default for RawDigest {
 pub struct RawAuthenticity {
     /// How far apart two posts may be to count as near-copies or one author's pattern.
     pub window_days: u64,
-    /// Recent posts (all products together) kept in memory for near-copy and author matching;
-    /// about 2 KB each with their LSH entries (BENCHMARKS.md, daemon RSS).
+    /// Recent posts (all products together) kept in memory for near-copy and author matching:
+    /// about 4 KB each with their LSH entries, measured (BENCHMARKS.md, daemon RSS).
     pub max_indexed_posts: usize,
     /// Estimated Jaccard similarity of character 5-grams from which texts by different authors
     /// are near-copies, when a text has at least two of them (a cluster).
@@ -203,7 +203,7 @@ impl Default for RawAuthenticity {
     fn default() -> Self {
         RawAuthenticity {
             window_days: 30,
-            max_indexed_posts: 30_000,
+            max_indexed_posts: 20_000,
             copy_paste_min_similarity: 0.5,
             copy_paste_pair_similarity: 0.75,
             copy_paste_min_words: 12,
