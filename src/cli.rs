@@ -877,12 +877,13 @@ fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
     }
     match Reader::open(cfg)? {
         Reader::Store(store) => {
-            let d = crate::digest::compute(&store, &product.id, &product.name, date, tz).map_err(
-                |e| match e {
-                    crate::digest::DigestError::Store(s) => CliError::from(s),
-                    other => usage(other),
-                },
-            )?;
+            let (d, _) =
+                crate::digest::stored_or_compute(&store, &product.id, &product.name, date, tz)
+                    .map_err(|e| match e {
+                        crate::digest::DigestError::Store(s) => CliError::from(s),
+                        crate::digest::DigestError::Corrupt(s) => CliError::from(anyhow!(s)),
+                        other => usage(other),
+                    })?;
             match a.format.as_str() {
                 "md" => print!("{}", crate::digest::render::markdown(&d)),
                 "html" => print!("{}", crate::digest::render::html(&d)),

@@ -5,15 +5,18 @@
 //! [`run`] boots the whole daemon from a validated [`config::Config`] and stops it when the
 //! cancellation token fires; tests use [`start`] to learn the bound address.
 
+pub mod alerts;
 pub mod api;
 pub mod authenticity;
 pub mod classifier;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod digest;
 pub mod eval;
 pub mod language;
 pub mod metrics;
+pub mod notifier;
 pub mod pipeline;
 pub mod post;
 pub mod relevance;
@@ -185,6 +188,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     }
     // Only the sources and the API hold senders now: when they are gone the ingest task ends.
     drop(tx);
+
+    let deliverer = delivery::Deliverer::new(config.deliveries.clone(), metrics.clone())
+        .map_err(RunError::Http)?;
+    let notifier = tokio::spawn(
+        notifier::Notifier::new(config.clone(), store.clone(), deliverer, metrics.clone())
+            .run(health.clone(), shutdown.child_token()),
+    );
     tracing::info!(%addr, products = config.products.len(), sources = source_tasks.len(), "cxpulse is running");
 
     let handle = tokio::spawn(async move {
@@ -192,6 +202,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         tracing::info!("shutting down: stopping sources");
         for t in source_tasks {
             let _ = t.await;
+        }
+        // A delivery in flight gets a moment to finish; cut later, it is recorded as
+        // interrupted and not sent twice (see delivery/).
+        let abort = notifier.abort_handle();
+        if tokio::time::timeout(NOTIFIER_STOP_WAIT, notifier)
+            .await
+            .is_err()
+        {
+            abort.abort();
+            tracing::warn!("a delivery was still running at shutdown and was cut short");
         }
         let served = server.await.map_err(|e| RunError::Task(e.to_string()))?;
         tracing::info!("draining the ingest queue");
@@ -221,6 +241,9 @@ async fn open_store(path: &std::path::Path) -> Result<Store, RunError> {
         }
     }
 }
+
+/// How long shutdown waits for a digest or alert delivery in progress.
+const NOTIFIER_STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the daemon waits for a store locked by another process before it gives up.
 const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);

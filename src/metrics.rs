@@ -39,6 +39,9 @@ pub struct Metrics {
     pub suspicious_posts: IntCounterVec,
     /// Recent posts the authenticity detector holds in memory.
     pub indexed_posts: IntGauge,
+    pub digests: IntCounterVec,
+    pub alerts: IntCounterVec,
+    pub deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -128,6 +131,17 @@ impl Metrics {
                 "signals_total",
                 "Authenticity signals raised on new posts",
                 &["product", "kind"],
+            ),
+            digests: c(
+                "digests_total",
+                "Daily digests produced and stored",
+                &["product"],
+            ),
+            alerts: c("alerts_total", "Alerts fired", &["product", "label"]),
+            deliveries: c(
+                "deliveries_total",
+                "Delivery attempts of digests and alerts by outcome (delivered, failed, unknown: cut short by a crash, not retried)",
+                &["delivery", "outcome"],
             ),
             suspicious_posts: c(
                 "suspicious_posts_total",

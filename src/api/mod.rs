@@ -261,8 +261,10 @@ pub struct DigestParams {
     format: Option<String>,
 }
 
-/// The digest of one local day (the config's `digest.timezone`), computed from the store:
-/// JSON by default, Markdown with `format=md`, e-mail-safe HTML with `format=html`.
+/// The digest of one local day (the config's `digest.timezone`): the stored one when the
+/// scheduler produced it (what was delivered), else computed now; the `X-Cxpulse-Digest`
+/// header says which. JSON by default, Markdown with `format=md`, e-mail-safe HTML with
+/// `format=html`.
 async fn product_digest(
     State(st): State<AppState>,
     Path((id, date)): Path<(String, String)>,
@@ -279,26 +281,38 @@ async fn product_digest(
     }
     let store = st.store.clone();
     let tz = st.config.digest.timezone;
-    let d =
-        tokio::task::spawn_blocking(move || crate::digest::compute(&store, &id, &name, day, tz))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| match e {
-                crate::digest::DigestError::Store(s) => ApiError::internal(s),
-                other => ApiError::param(other.to_string()),
-            })?;
+    let (d, stored) = tokio::task::spawn_blocking(move || {
+        crate::digest::stored_or_compute(&store, &id, &name, day, tz)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        crate::digest::DigestError::Store(s) => ApiError::internal(s),
+        crate::digest::DigestError::Corrupt(s) => ApiError::internal(s),
+        other => ApiError::param(other.to_string()),
+    })?;
+    let origin = (
+        header::HeaderName::from_static("x-cxpulse-digest"),
+        if stored { "stored" } else { "computed" },
+    );
     Ok(match format.as_str() {
         "md" => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
+                (origin.0, origin.1),
+            ],
             crate::digest::render::markdown(&d),
         )
             .into_response(),
         "html" => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (origin.0, origin.1),
+            ],
             crate::digest::render::html(&d),
         )
             .into_response(),
-        _ => Json(d).into_response(),
+        _ => ([origin], Json(d)).into_response(),
     })
 }
 

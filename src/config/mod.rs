@@ -8,6 +8,7 @@
 //!
 //! Every error names the key (`products[0].sources[1].url`) and, when the key is in the file, its line.
 
+pub mod notify;
 pub mod raw;
 
 use std::collections::HashSet;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+pub use notify::{AlertsConfig, Delivery, DigestConfig, Format, SmtpLogin, SmtpTls, Target};
 pub use raw::{FileColumns, FileFormat, RawConfig, RawProduct, SourceConfig};
 
 #[derive(Debug, Error)]
@@ -119,12 +121,10 @@ pub struct Config {
     pub log: LogConfig,
     pub authenticity: AuthenticityConfig,
     pub digest: DigestConfig,
+    pub alerts: AlertsConfig,
+    /// Where digests and alerts go, in config order.
+    pub deliveries: Vec<Delivery>,
     pub products: Vec<Product>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DigestConfig {
-    pub timezone: chrono_tz::Tz,
 }
 
 /// Validated `[authenticity]`: see `RawAuthenticity` for each key's meaning.
@@ -540,18 +540,10 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
     }
 
     let authenticity = validate_authenticity(&raw.authenticity, text)?;
-    let digest = DigestConfig {
-        timezone: raw.digest.timezone.parse().map_err(|_| {
-            invalid(
-                text,
-                "digest.timezone",
-                format!(
-                    "`{}` is not an IANA time zone like Europe/Berlin or UTC",
-                    raw.digest.timezone
-                ),
-            )
-        })?,
-    };
+    let digest = notify::validate_digest(&raw.digest, text)?;
+    let alerts = notify::validate_alerts(&raw.alerts, text)?;
+    let deliveries =
+        notify::validate_deliveries(&raw.deliver, text, base, &|k| std::env::var(k).ok())?;
     let mut products = Vec::new();
     let mut product_ids = HashSet::new();
     let mut source_names = HashSet::new();
@@ -666,6 +658,8 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         log: LogConfig { level, json },
         authenticity,
         digest,
+        alerts,
+        deliveries,
         products,
     })
 }
@@ -738,10 +732,24 @@ impl Config {
             a.deceptive_min.map(|d| d.to_string()).unwrap_or_else(|| "(off)".into()),
             a.brand_genuine_min, a.brand_fake_min, a.mismatch_min
         ));
+        let d = &self.digest;
         out.push_str(&format!(
-            "\n[digest]\ntimezone = \"{}\"\n",
-            self.digest.timezone
+            "\n[digest]\ntimezone = \"{}\"\nenabled = {}\nsend_at = \"{}\"\ncatch_up_days = {}\n",
+            d.timezone,
+            d.enabled,
+            d.send_at.format("%H:%M"),
+            d.catch_up_days
         ));
+        let a = &self.alerts;
+        out.push_str(&format!(
+            "\n[alerts]\nenabled = {}\ncheck_interval_secs = {}\nwindow_hours = {}\nmin_posts = {}\nmin_share_change = {}\nmin_z = {}\ncooldown_hours = {}\nnegative_emotions = {:?}\n",
+            a.enabled, a.check_interval.as_secs(), a.window_hours, a.min_posts,
+            a.min_share_change, a.min_z, a.cooldown_ms / 3_600_000, a.negative_emotions
+        ));
+        for d in &self.deliveries {
+            out.push_str("\n[[deliver]]\n");
+            out.push_str(&d.describe_toml());
+        }
         for p in &self.products {
             out.push_str(&format!(
                 "\n[[products]]\nid = {:?}\nname = {:?}\nkeywords = {:?}\nexclusions = {:?}\n",

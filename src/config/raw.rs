@@ -23,6 +23,12 @@ pub struct RawConfig {
     pub authenticity: RawAuthenticity,
     #[serde(default)]
     pub digest: RawDigest,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    /// Where digests and alerts go; several at once. None: digests are still produced and
+    /// stored (API, CLI), just not sent.
+    #[serde(default)]
+    pub deliver: Vec<DeliverConfig>,
     /// The products this instance watches.
     #[serde(default)]
     pub products: Vec<RawProduct>,
@@ -145,14 +151,186 @@ impl Default for RawFetch {
 pub struct RawDigest {
     /// IANA time zone whose calendar days the digests cover (e.g. "Europe/Berlin").
     pub timezone: String,
+    /// Produce and deliver each product's digest of the previous day by itself.
+    pub enabled: bool,
+    /// Local time ("HH:MM", in `timezone`) at which the previous day's digest is produced.
+    pub send_at: String,
+    /// After downtime, missed days up to this many back are produced (oldest first); older
+    /// ones are left out. Days before the first start of the scheduler are never produced.
+    pub catch_up_days: u32,
 }
 
 impl Default for RawDigest {
     fn default() -> Self {
         RawDigest {
             timezone: "UTC".into(),
+            enabled: true,
+            send_at: "07:00".into(),
+            catch_up_days: 7,
         }
     }
+}
+
+/// Intraday alerts: a spike of a negative emotion, or of suspicious reviews, in the last hours
+/// against the product's trailing 28 days.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlerts {
+    pub enabled: bool,
+    /// How often every product is checked.
+    pub check_interval_secs: u64,
+    /// The recent window tested: this many whole hours before the current one, and the
+    /// current hour so far.
+    pub window_hours: u32,
+    /// Fewest scored posts in the window before anything can alert.
+    pub min_posts: u64,
+    /// Smallest rise of a share (absolute, 0–1) that alerts.
+    pub min_share_change: f64,
+    /// One-sided z of the two-proportion test from which a rise alerts. High, because every
+    /// product is tested every few minutes on a dozen labels.
+    pub min_z: f64,
+    /// After an alert, the same product and kind stays quiet this long, even if the spike
+    /// ends and comes back.
+    pub cooldown_hours: u32,
+    /// Emotion labels watched for spikes.
+    pub negative_emotions: Vec<String>,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            enabled: true,
+            check_interval_secs: 600,
+            window_hours: 3,
+            min_posts: 20,
+            min_share_change: 0.10,
+            min_z: 4.5,
+            cooldown_hours: 12,
+            negative_emotions: [
+                "anger",
+                "annoyance",
+                "disappointment",
+                "disapproval",
+                "disgust",
+                "fear",
+                "sadness",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// One place digests and alerts are delivered to, chosen by `kind`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeliverConfig {
+    /// Files in a folder: `<path>/<product>/<date>.<format>` and `<path>/<product>/alerts/`.
+    Folder(FolderDeliverConfig),
+    /// An HTTP POST of JSON: generic, or a Slack-compatible `{"text": …}` payload.
+    Webhook(WebhookDeliverConfig),
+    /// E-mail over SMTP.
+    Smtp(SmtpDeliverConfig),
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderDeliverConfig {
+    /// Unique among deliveries; default `folder`, `folder-2`, … Delivery records are kept
+    /// under it, so renaming a delivery makes it deliver again.
+    #[serde(default)]
+    pub name: String,
+    /// Relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// Any of `md`, `html`, `json`.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    #[serde(default = "yes")]
+    pub digests: bool,
+    #[serde(default = "yes")]
+    pub alerts: bool,
+}
+
+fn default_formats() -> Vec<String> {
+    vec!["md".into(), "html".into(), "json".into()]
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDeliverConfig {
+    #[serde(default)]
+    pub name: String,
+    /// http(s) URL. It often embeds a secret (Slack's does): `check-config` masks its path.
+    /// Or set `url_env` instead.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Name of an environment variable holding the URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// `json` (the digest or alert as JSON, with Markdown) or `slack` (`{"text": …}`).
+    #[serde(default = "default_webhook_format")]
+    pub format: String,
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    /// Tries per message, with exponential backoff between them (429, 5xx and network
+    /// errors are retried; other statuses fail at once).
+    #[serde(default = "default_webhook_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "yes")]
+    pub digests: bool,
+    #[serde(default = "yes")]
+    pub alerts: bool,
+}
+
+fn default_webhook_format() -> String {
+    "json".into()
+}
+fn default_webhook_timeout() -> u64 {
+    10
+}
+fn default_webhook_attempts() -> u32 {
+    4
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDeliverConfig {
+    #[serde(default)]
+    pub name: String,
+    pub host: String,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (upgrade a plain connection; required, never skipped), `tls` (TLS from the
+    /// first byte) or `none` (plain text: only for a relay on the same host).
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+    /// Extra PEM root certificate for a server with a private CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Sender, e.g. "cxpulse <cx@example.com>".
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Environment variables holding the login; both unset means no authentication.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "yes")]
+    pub digests: bool,
+    #[serde(default = "yes")]
+    pub alerts: bool,
+}
+
+fn default_smtp_tls() -> String {
+    "starttls".into()
 }
 
 /// When each authenticity signal fires (see src/authenticity/mod.rs and BENCHMARKS.md for how

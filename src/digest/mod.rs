@@ -2,8 +2,9 @@
 //! with a significance test so that only real movers are reported, and why (touchpoints,
 //! quotes, phrases, segments, authenticity).
 //!
-//! This module computes and renders; it never writes. Storing, scheduling and delivery build
-//! on [`compute`].
+//! This module computes and renders; it never writes. `notifier` stores each day's digest when
+//! it falls due and `delivery` sends it; [`stored_or_compute`] shows the stored one (what was
+//! sent) when there is one.
 
 pub mod render;
 
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::authenticity::{index_parts, SignalKind};
 use crate::post::{stars, HeadResult, Post};
@@ -40,6 +41,8 @@ pub enum DigestError {
     Store(#[from] StoreError),
     #[error("`{0}` is not a date like 2026-11-20")]
     BadDate(String),
+    #[error("the stored digest is unreadable: {0}")]
+    Corrupt(String),
     #[error("{date} does not exist in {tz} (or is ambiguous)")]
     NoSuchLocalDay { date: String, tz: String },
 }
@@ -69,14 +72,14 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, DigestError> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DigestError::BadDate(s.to_string()))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceVolume {
     pub source: String,
     pub posts: u64,
     pub baseline_daily: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Volume {
     pub posts: u64,
     pub scored: u64,
@@ -86,7 +89,7 @@ pub struct Volume {
 }
 
 /// One label's share of scored posts today against the baseline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabelChange {
     pub head: String,
     pub label: String,
@@ -99,7 +102,7 @@ pub struct LabelChange {
     pub significant: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Quote {
     pub id: String,
     pub source: String,
@@ -110,7 +113,7 @@ pub struct Quote {
 }
 
 /// A significant change, with what drives it and what customers said.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Mover {
     #[serde(flatten)]
     pub change: LabelChange,
@@ -122,7 +125,7 @@ pub struct Mover {
     pub series: Vec<Option<f64>>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SignalDay {
     pub kind: SignalKind,
     pub posts: u64,
@@ -130,7 +133,7 @@ pub struct SignalDay {
     pub examples: Vec<Quote>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuthenticityDay {
     pub index: Option<f64>,
     pub baseline_index: Option<f64>,
@@ -141,14 +144,14 @@ pub struct AuthenticityDay {
     pub signals: Vec<SignalDay>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Phrase {
     pub phrase: String,
     /// Today's posts using it.
     pub posts: usize,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Phrases {
     /// From posts the model reads as positive.
     pub praise: Vec<Phrase>,
@@ -156,7 +159,7 @@ pub struct Phrases {
     pub complaints: Vec<Phrase>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Segment {
     /// `source`, `rating` or `language`.
     pub by: String,
@@ -167,7 +170,7 @@ pub struct Segment {
 }
 
 /// One value per local day, the baseline's days then the digest's day (for sparklines).
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct DailySeries {
     pub dates: Vec<String>,
     pub volume: Vec<u64>,
@@ -175,7 +178,7 @@ pub struct DailySeries {
     pub authenticity_index: Vec<Option<f64>>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Digest {
     pub product: String,
     pub product_name: String,
@@ -197,7 +200,7 @@ pub struct Digest {
     pub series: DailySeries,
 }
 
-fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
@@ -223,7 +226,7 @@ fn labels_of<'a>(p: &'a Post, head: &str) -> &'a [String] {
     }
 }
 
-fn quote(p: &Post, score: f32) -> Quote {
+pub(crate) fn quote(p: &Post, score: f32) -> Quote {
     let text: String = p.text.chars().take(280).collect();
     Quote {
         id: p.id.to_hex(),
@@ -242,6 +245,23 @@ fn quote(p: &Post, score: f32) -> Quote {
 fn sentiment_of(p: &Post) -> Option<f64> {
     let c = &p.classification;
     Some((c.score("sentiment", "positive")? - c.score("sentiment", "negative")?) as f64)
+}
+
+/// The digest stored for `product` and `date` when the scheduler produced one (`true`), else
+/// computed now from the store (`false`: a day not yet due, or older than the scheduler).
+pub fn stored_or_compute(
+    store: &Store,
+    product: &str,
+    product_name: &str,
+    date: NaiveDate,
+    tz: Tz,
+) -> Result<(Digest, bool), DigestError> {
+    let key = crate::store::MessageKey::digest(product, &date.to_string());
+    if let Some(m) = store.message(&key)? {
+        let d = serde_json::from_str(&m.json).map_err(|e| DigestError::Corrupt(e.to_string()))?;
+        return Ok((d, true));
+    }
+    Ok((compute(store, product, product_name, date, tz)?, false))
 }
 
 /// The digest of `product` for the local `date` in `tz`.

@@ -1,9 +1,11 @@
-//! A digest as Markdown (for chat and e-mail clients that render it, and for reading in a
-//! terminal). JSON is the `Digest` itself through serde.
+//! Digests and alerts as Markdown (chat, terminals), e-mail-safe HTML and Slack text. JSON is
+//! the `Digest` or `Alert` itself through serde. Customer text is always escaped for the
+//! format it lands in.
 
 use std::fmt::Write;
 
 use super::{Digest, LabelChange, Quote};
+use crate::alerts::Alert;
 
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
@@ -440,5 +442,135 @@ pub fn html(d: &Digest) -> String {
         "<h2 style=\"font-size:16px;margin:16px 0 6px 0;\">Segments</h2><table style=\"border-collapse:collapse;\"><tr><th style=\"{TH}\">segment</th><th style=\"{TH}\">posts</th><th style=\"{TH}\">sentiment</th><th style=\"{TH}\">top emotion</th></tr>{rows}</table>"
     );
     s.push_str("</td></tr></table></body></html>\n");
+    s
+}
+
+/// Slack's mrkdwn needs only `&`, `<` and `>` escaped; customer text is kept to one line.
+fn slack_esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r', '\t'], " ")
+}
+
+fn slack_quote(q: &Quote) -> String {
+    let text = slack_esc(&q.text);
+    match &q.url {
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            format!(">{text} — <{}|{}>", slack_esc(u), slack_esc(&q.source))
+        }
+        _ => format!(">{text} — {}", slack_esc(&q.source)),
+    }
+}
+
+/// A short digest for a chat channel (Slack's `text`): the headline numbers, each mover with
+/// its first quote, and the authenticity signals of the day.
+pub fn slack(d: &Digest) -> String {
+    let mut s = String::new();
+    let a = &d.authenticity;
+    let _ = writeln!(
+        s,
+        "*{} — daily digest for {}*\n{} posts (usual {:.1}/day) · sentiment {} (usual {}) · Authenticity Index {} (usual {})",
+        slack_esc(&d.product_name),
+        d.date,
+        d.volume.posts,
+        d.volume.baseline_daily,
+        opt(d.sentiment_index, 2),
+        opt(d.baseline_sentiment_index, 2),
+        opt(a.index, 0),
+        opt(a.baseline_index, 0)
+    );
+    if d.movers.is_empty() {
+        let _ = writeln!(s, "Nothing moved significantly.");
+    }
+    for m in &d.movers {
+        let c = &m.change;
+        let about = if m.touchpoints.is_empty() {
+            String::new()
+        } else {
+            let t: Vec<&str> = m.touchpoints.iter().map(|(t, _)| t.as_str()).collect();
+            format!(", mostly about {}", t.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "• *{}* {} of posts (usual {}, {}){about}",
+            c.label,
+            pct(c.share),
+            pct(c.baseline_share),
+            signed_pts(c.change)
+        );
+        if let Some(q) = m.quotes.first() {
+            let _ = writeln!(s, "{}", slack_quote(q));
+        }
+    }
+    if !a.signals.is_empty() {
+        let list: Vec<String> = a
+            .signals
+            .iter()
+            .map(|x| format!("{} {}", x.kind.name(), x.posts))
+            .collect();
+        let _ = writeln!(s, "Authenticity signals: {}", list.join(", "));
+    }
+    s
+}
+
+fn alert_headline(a: &Alert) -> String {
+    format!(
+        "{}: {} rose to {} of posts (usual {})",
+        a.product_name,
+        a.what(),
+        pct(a.share),
+        pct(a.baseline_share)
+    )
+}
+
+fn alert_detail(a: &Alert) -> String {
+    format!(
+        "{} of {} posts from {} to {}, against {} over the 28 days before (z {:.1}).",
+        a.hits,
+        a.posts,
+        a.window_from,
+        a.window_to,
+        pct(a.baseline_share),
+        a.z
+    )
+}
+
+pub fn alert_subject(a: &Alert) -> String {
+    format!("[cxpulse alert] {}", alert_headline(a))
+}
+
+pub fn alert_markdown(a: &Alert) -> String {
+    let mut s = format!("# Alert — {}\n\n{}\n\n", alert_headline(a), alert_detail(a));
+    for q in &a.examples {
+        let _ = writeln!(s, "{}\n", quote_md(q));
+    }
+    s
+}
+
+pub fn alert_html(a: &Alert) -> String {
+    let mut s = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"margin:0;padding:16px;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222;background:#fff;\"><h1 style=\"font-size:18px;color:#a33;margin:0 0 8px 0;\">Alert — {}</h1><p style=\"margin:0 0 12px 0;\">{}</p>",
+        esc(&alert_headline(a)),
+        esc(&alert_headline(a)),
+        esc(&alert_detail(a))
+    );
+    for q in &a.examples {
+        s.push_str(&quote_html(q));
+    }
+    s.push_str("</body></html>");
+    s
+}
+
+pub fn alert_slack(a: &Alert) -> String {
+    let mut s = format!(
+        ":rotating_light: *{}*\n{}\n",
+        slack_esc(&alert_headline(a)),
+        slack_esc(&alert_detail(a))
+    );
+    if let Some(q) = a.examples.first() {
+        s.push_str(&slack_quote(q));
+        s.push('\n');
+    }
     s
 }

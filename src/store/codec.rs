@@ -405,3 +405,52 @@ pub fn encode_slots(s: &[Slot]) -> Vec<u8> {
 pub fn decode_slots(b: &[u8]) -> Result<Vec<Slot>, postcard::Error> {
     postcard::from_bytes(b)
 }
+
+/// A digest or alert as produced: its JSON document, kept verbatim so what was delivered can
+/// be shown again byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    pub product: String,
+    pub created_ms: i64,
+    pub json: String,
+}
+
+/// Where one delivery of one message stands. `Delivering` is written (and flushed) before the
+/// attempt; finding it after a restart means the daemon died mid-attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryState {
+    Delivering,
+    Delivered,
+    /// Failed for sure (no response, or a status that says it was not taken); `retry` when a
+    /// later pass may try again (network errors, 429, 5xx).
+    Failed {
+        retry: bool,
+    },
+    /// Cut short by a crash on a channel where sending twice would repeat the message: never
+    /// retried (at most once).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub state: DeliveryState,
+    /// Attempts started so far (one attempt may make several requests with backoff).
+    pub attempts: u32,
+    pub updated_ms: i64,
+    pub detail: String,
+}
+
+/// Whether a spike of one label is ongoing, and when it last alerted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertState {
+    pub active: bool,
+    pub last_fired_ms: Option<i64>,
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).expect("postcard encoding into a Vec cannot fail")
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T, postcard::Error> {
+    postcard::from_bytes(b)
+}

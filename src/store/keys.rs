@@ -174,6 +174,94 @@ pub fn cursor_key(source: &str) -> Vec<u8> {
     source.as_bytes().to_vec()
 }
 
+/// `messages` tree: what the daemon produced to deliver, one record per digest or alert.
+/// Digests: `d` | product(8) | local date "YYYY-MM-DD" (10), so a product's digests are one
+/// date-ordered range. Alerts: `a` | product(8) | fired ms(8) | label (UTF-8).
+/// `deliveries` tree: message key | 0x00 | delivery name (UTF-8) → that delivery's record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageKey(Vec<u8>);
+
+impl MessageKey {
+    pub fn digest(product: &str, date: &str) -> MessageKey {
+        let mut k = Vec::with_capacity(19);
+        k.push(b'd');
+        k.extend_from_slice(&product_key(product));
+        k.extend_from_slice(date.as_bytes());
+        MessageKey(k)
+    }
+
+    pub fn alert(product: &str, fired_ms: i64, label: &str) -> MessageKey {
+        let mut k = Vec::with_capacity(17 + label.len());
+        k.push(b'a');
+        k.extend_from_slice(&product_key(product));
+        k.extend_from_slice(&ts_bytes(fired_ms));
+        k.extend_from_slice(label.as_bytes());
+        MessageKey(k)
+    }
+
+    /// Every alert of `product` fired in `[from_ms, to_ms)`.
+    pub fn alert_range(product: &str, from_ms: i64, to_ms: i64) -> (Vec<u8>, Vec<u8>) {
+        let at = |t: i64| {
+            let mut k = vec![b'a'];
+            k.extend_from_slice(&product_key(product));
+            k.extend_from_slice(&ts_bytes(t));
+            k
+        };
+        (at(from_ms), at(to_ms))
+    }
+
+    /// Every digest of `product`.
+    pub fn digest_prefix(product: &str) -> Vec<u8> {
+        let mut k = vec![b'd'];
+        k.extend_from_slice(&product_key(product));
+        k
+    }
+
+    pub fn from_bytes(b: &[u8]) -> MessageKey {
+        MessageKey(b.to_vec())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn delivery(&self, name: &str) -> Vec<u8> {
+        let mut k = self.0.clone();
+        k.push(0);
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// The key's readable form, for logs and delivery ids: `digest:<date>` or
+    /// `alert:<ms>:<label>` (the product travels separately).
+    pub fn describe(&self) -> String {
+        match self.0.first() {
+            Some(b'd') => format!("digest:{}", String::from_utf8_lossy(&self.0[9..])),
+            Some(b'a') if self.0.len() >= 17 => format!(
+                "alert:{}:{}",
+                ts_from_bytes(&self.0[9..17]),
+                String::from_utf8_lossy(&self.0[17..])
+            ),
+            _ => hex::encode(&self.0),
+        }
+    }
+}
+
+/// `alert_state` tree: product(8) | label → whether a spike is on and when it last alerted.
+pub fn alert_state_key(product: &str, label: &str) -> Vec<u8> {
+    let mut k = product_key(product).to_vec();
+    k.extend_from_slice(label.as_bytes());
+    k
+}
+
+/// `meta` key: the first local day the digest scheduler considered for `product` (no digest
+/// is produced for earlier days, so a first start does not send weeks of old digests).
+pub fn digest_since_key(product: &str) -> Vec<u8> {
+    let mut k = b"digest_since/".to_vec();
+    k.extend_from_slice(&product_key(product));
+    k
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +311,22 @@ mod tests {
     fn bucket_start_floors_negative_times() {
         assert_eq!(Granularity::Hour.bucket_start(-1), -3_600_000);
         assert_eq!(Granularity::Day.bucket_start(86_400_001), 86_400_000);
+    }
+
+    #[test]
+    fn message_keys_order_by_date_and_time_within_a_product() {
+        let a = MessageKey::digest("p", "2026-11-09");
+        let b = MessageKey::digest("p", "2026-11-10");
+        assert!(a < b && a.as_bytes().starts_with(&MessageKey::digest_prefix("p")));
+        assert!(!MessageKey::digest("q", "2026-11-09")
+            .as_bytes()
+            .starts_with(&MessageKey::digest_prefix("p")));
+        assert_eq!(b.describe(), "digest:2026-11-10");
+        let (lo, hi) = MessageKey::alert_range("p", 100, 200);
+        let x = MessageKey::alert("p", 150, "emotions.anger");
+        assert!(x.as_bytes() >= &lo[..] && x.as_bytes() < &hi[..]);
+        assert!(MessageKey::alert("p", 200, "x").as_bytes() >= &hi[..]);
+        assert_eq!(x.describe(), "alert:150:emotions.anger");
+        assert!(a.delivery("mail") != a.delivery("mail2"));
     }
 }

@@ -5,9 +5,13 @@
 //! aggregate updates, the post count and the cursor of the source they came from are written in
 //! one transaction, so after a crash either all of a batch is there (and the cursor says so) or
 //! none of it is, and re-ingesting it is a no-op.
+//!
+//! The outbox trees (`messages`, `deliveries`, `alert_state`) hold what the daemon produced
+//! to send and how far each delivery got; see `outbox.rs`.
 
 pub mod codec;
 pub mod keys;
+mod outbox;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +22,10 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use thiserror::Error;
 
-pub use codec::{Aggregate, Slot, SlotKind};
-pub use keys::Granularity;
+pub use codec::{
+    Aggregate, AlertState, DeliveryRecord, DeliveryState, Slot, SlotKind, StoredMessage,
+};
+pub use keys::{Granularity, MessageKey};
 
 use crate::authenticity::{Retro, Scorer, SignalKind};
 use crate::post::{Post, PostId};
@@ -96,6 +102,10 @@ pub struct Store {
     aggregates: sled::Tree,
     cursors: sled::Tree,
     meta: sled::Tree,
+    /// Digests and alerts as produced, their delivery records, and alert episodes (outbox.rs).
+    messages: sled::Tree,
+    deliveries: sled::Tree,
+    alert_state: sled::Tree,
     slots: Arc<RwLock<Arc<Vec<Slot>>>>,
     /// Mirror of `meta/post_count`: sled's `len()` is a full scan.
     count: Arc<AtomicU64>,
@@ -145,6 +155,9 @@ impl Store {
             aggregates: db.open_tree("aggregates")?,
             cursors: db.open_tree("cursors")?,
             meta: db.open_tree("meta")?,
+            messages: db.open_tree("messages")?,
+            deliveries: db.open_tree("deliveries")?,
+            alert_state: db.open_tree("alert_state")?,
             db,
             slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             count: Arc::new(AtomicU64::new(0)),

@@ -12,13 +12,13 @@ use cxpulse::store::{Slot, SlotKind, Store};
 
 use crate::util::*;
 
-const DAY: i64 = 86_400_000;
+pub const DAY: i64 = 86_400_000;
 /// 2026-01-01T00:00:00Z
-const T0: i64 = 1_767_225_600_000;
+pub const T0: i64 = 1_767_225_600_000;
 const EMOTIONS: [&str; 5] = ["joy", "anger", "disappointment", "gratitude", "neutral"];
 const TOUCHPOINTS: [&str; 3] = ["product", "delivery", "support"];
 
-fn slots() -> Vec<Slot> {
+pub fn slots() -> Vec<Slot> {
     let mut s = Vec::new();
     for e in EMOTIONS {
         s.push(Slot {
@@ -44,7 +44,7 @@ fn slots() -> Vec<Slot> {
     s
 }
 
-fn head(labels: &[&str], all: &[&str]) -> HeadResult {
+pub fn head(labels: &[&str], all: &[&str]) -> HeadResult {
     HeadResult::Labels {
         labels: labels.iter().map(|l| l.to_string()).collect(),
         scores: all
@@ -55,7 +55,7 @@ fn head(labels: &[&str], all: &[&str]) -> HeadResult {
 }
 
 /// A post with exactly these labels.
-fn post(n: usize, ts: i64, emotion: &str, touchpoint: &str, text: &str) -> Post {
+pub fn post(n: usize, ts: i64, emotion: &str, touchpoint: &str, text: &str) -> Post {
     let positive = matches!(emotion, "joy" | "gratitude");
     let sentiment = if positive {
         "positive"
@@ -98,7 +98,7 @@ fn post(n: usize, ts: i64, emotion: &str, touchpoint: &str, text: &str) -> Post 
     }
 }
 
-fn store_with(dir: &std::path::Path, posts: &[Post]) -> Store {
+pub fn store_with(dir: &std::path::Path, posts: &[Post]) -> Store {
     let store = Store::open(&dir.join("db")).unwrap();
     store.register_slots(&slots()).unwrap();
     for chunk in posts.chunks(500) {
@@ -108,7 +108,7 @@ fn store_with(dir: &std::path::Path, posts: &[Post]) -> Store {
     store
 }
 
-fn date(day: i64) -> NaiveDate {
+pub fn date(day: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(day)
 }
 

@@ -6,4 +6,5 @@ mod cli;
 mod daemon;
 mod digest;
 mod fetch;
+mod notify;
 mod util;

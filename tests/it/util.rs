@@ -57,6 +57,8 @@ pub struct Seen {
     pub path: String,
     pub at: Instant,
     pub headers: HeaderMap,
+    pub method: String,
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -111,11 +113,18 @@ impl FixtureServer {
 
 async fn serve(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     let mut i = inner.lock().unwrap();
     i.seen.push(Seen {
         path: path.clone(),
         at: Instant::now(),
-        headers: req.headers().clone(),
+        headers: parts.headers,
+        method: parts.method.to_string(),
+        body,
     });
     let n = *i.served.get(&path).unwrap_or(&0);
     let reply = match i.script.get(&path) {
