@@ -285,3 +285,61 @@ async fn sources_polled_once(health: &HealthMap) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn cfg(send_at: &str) -> DigestConfig {
+        DigestConfig {
+            timezone: chrono_tz::Europe::Berlin,
+            enabled: true,
+            send_at: NaiveTime::parse_from_str(send_at, "%H:%M").unwrap(),
+            catch_up_days: 7,
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_due_day_follows_the_local_clock() {
+        let c = cfg("07:00");
+        // 06:30 UTC is 07:30 in Berlin in winter: yesterday is due.
+        assert_eq!(
+            latest_due(utc("2026-01-10T06:30:00Z"), &c).to_string(),
+            "2026-01-09"
+        );
+        // 05:30 UTC is 06:30 there: not yet, the day before is the latest.
+        assert_eq!(
+            latest_due(utc("2026-01-10T05:30:00Z"), &c).to_string(),
+            "2026-01-08"
+        );
+        // Local midnight comes before UTC midnight.
+        assert_eq!(
+            latest_due(utc("2026-01-09T23:30:00Z"), &cfg("00:00")).to_string(),
+            "2026-01-09"
+        );
+    }
+
+    #[test]
+    fn next_send_is_dst_aware() {
+        let c = cfg("07:00");
+        // The night clocks go forward (29 March 2026): 07:00 CEST is 05:00 UTC.
+        assert_eq!(
+            next_send(utc("2026-03-28T06:30:00Z"), &c),
+            utc("2026-03-29T05:00:00Z")
+        );
+        assert_eq!(
+            next_send(utc("2026-03-27T05:00:00Z"), &c),
+            utc("2026-03-27T06:00:00Z")
+        );
+        // 02:30 does not exist that night: the first valid instant an hour later.
+        assert_eq!(
+            next_send(utc("2026-03-28T12:00:00Z"), &cfg("02:30")),
+            utc("2026-03-29T01:30:00Z")
+        );
+    }
+}

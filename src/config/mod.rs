@@ -848,6 +848,83 @@ interval_secs = 60
     }
 
     #[test]
+    fn digest_schedule_and_alerts_are_checked() {
+        let e = load_str(&format!("[digest]\nsend_at = \"7am\"\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest.send_at") && e.contains("line 2"), "{e}");
+        let e = load_str(&format!("[alerts]\nmin_share_change = 2.0\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("alerts.min_share_change"), "{e}");
+        let c = load_str(&format!(
+            "[digest]\nsend_at = \"06:30\"\n[alerts]\ncooldown_hours = 2\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.digest.send_at,
+            chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap()
+        );
+        assert_eq!(c.alerts.cooldown_ms, 2 * 3_600_000);
+        assert!(c.deliveries.is_empty());
+    }
+
+    #[test]
+    fn deliveries_are_checked_key_by_key() {
+        let case = |t: &str| {
+            load_str(&format!("{MINIMAL}\n{t}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = case("[[deliver]]\nkind = \"webhook\"\nurl = \"ftp://x\"\n");
+        assert!(e.contains("deliver[0].url"), "{e}");
+        let e = case("[[deliver]]\nkind = \"webhook\"\nurl_env = \"CXPULSE_TEST_UNSET_HOOK\"\n");
+        assert!(
+            e.contains("deliver[0].url_env") && e.contains("not set"),
+            "{e}"
+        );
+        let e = case("[[deliver]]\nkind = \"folder\"\npath = \"d\"\nformats = [\"pdf\"]\n");
+        assert!(e.contains("deliver[0].formats") && e.contains("pdf"), "{e}");
+        let e = case("[[deliver]]\nkind = \"folder\"\npath = \"a\"\nname = \"x\"\n[[deliver]]\nkind = \"folder\"\npath = \"b\"\nname = \"x\"\n");
+        assert!(
+            e.contains("deliver[1].name") && e.contains("two deliveries"),
+            "{e}"
+        );
+        let e = case("[[deliver]]\nkind = \"smtp\"\nhost = \"mx\"\nfrom = \"not an address\"\nto = [\"a@example.com\"]\n");
+        assert!(e.contains("deliver[0].from"), "{e}");
+        std::env::set_var("CXPULSE_TEST_CFG_USER", "u");
+        std::env::set_var("CXPULSE_TEST_CFG_PASS", "p");
+        let e = case("[[deliver]]\nkind = \"smtp\"\nhost = \"mx\"\ntls = \"none\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nusername_env = \"CXPULSE_TEST_CFG_USER\"\npassword_env = \"CXPULSE_TEST_CFG_PASS\"\n");
+        assert!(
+            e.contains("deliver[0].tls") && e.contains("plain text"),
+            "{e}"
+        );
+        let e = case("[[deliver]]\nkind = \"pigeon\"\n");
+        assert!(e.contains("pigeon"), "{e}");
+    }
+
+    #[test]
+    fn check_config_masks_webhook_urls_and_smtp_logins() {
+        std::env::set_var("CXPULSE_TEST_MASK_USER", "bot");
+        std::env::set_var("CXPULSE_TEST_MASK_PASS", "hunter2-secret");
+        let c = load_str(&format!(
+            "{MINIMAL}\n[[deliver]]\nkind = \"webhook\"\nformat = \"slack\"\nurl = \"https://hooks.slack.com/services/T000/B000/XXXXSECRET\"\n\n[[deliver]]\nkind = \"smtp\"\nhost = \"smtp.example.com\"\nfrom = \"cx@example.com\"\nto = [\"team@example.com\"]\nusername_env = \"CXPULSE_TEST_MASK_USER\"\npassword_env = \"CXPULSE_TEST_MASK_PASS\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.deliveries.len(), 2);
+        assert_eq!(c.deliveries[0].name, "webhook");
+        let shown = c.to_masked_toml();
+        assert!(
+            !shown.contains("XXXXSECRET") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("hooks.slack.com") && shown.contains("port = 587"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn bad_url_and_kind_are_reported() {
         let e = load_str(&MINIMAL.replace("http://127.0.0.1:9/feed.xml", "not a url"))
             .unwrap_err()

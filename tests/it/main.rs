@@ -7,4 +7,5 @@ mod daemon;
 mod digest;
 mod fetch;
 mod notify;
+mod smtp;
 mod util;

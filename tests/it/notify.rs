@@ -17,7 +17,7 @@ use crate::util::*;
 const HOUR: i64 = 3_600_000;
 
 /// 40 days of 10 posts a day (1 anger, 9 joy) for `acme-phone`.
-fn steady_posts() -> Vec<cxpulse::post::Post> {
+pub fn steady_posts() -> Vec<cxpulse::post::Post> {
     let mut posts = Vec::new();
     for d in 0..40 {
         for i in 0..10 {
@@ -39,12 +39,12 @@ fn steady_posts() -> Vec<cxpulse::post::Post> {
     posts
 }
 
-fn at(day: i64, hour: i64) -> DateTime<Utc> {
+pub fn at(day: i64, hour: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(T0 + day * DAY + hour * HOUR)
         .unwrap()
 }
 
-fn notifier(dir: &std::path::Path, store: &Store, extra: &str) -> (Notifier, Arc<Metrics>) {
+pub fn notifier(dir: &std::path::Path, store: &Store, extra: &str) -> (Notifier, Arc<Metrics>) {
     let text = format!(
         "{}\n[digest]\nsend_at = \"07:00\"\ncatch_up_days = 7\n{extra}",
         config_text(&dir.join("unused-db"), "")

@@ -1,0 +1,235 @@
+//! E-mail delivery against an SMTP server this test runs on 127.0.0.1: STARTTLS with a
+//! private CA (`ca_file`), AUTH only inside TLS, one message with a stable Message-ID and
+//! plain-text and HTML parts; a server that offers no STARTTLS gets nothing (no downgrade).
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+
+use cxpulse::delivery::Outcome;
+
+use crate::digest::{date, store_with};
+
+/// What the server saw over one connection.
+#[derive(Debug, Default, Clone)]
+struct Session {
+    tls: bool,
+    auth_in_tls: Option<bool>,
+    auth: Option<String>,
+    mail_from: Option<String>,
+    rcpt: Vec<String>,
+    data: Option<String>,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+struct SmtpServer {
+    port: u16,
+    ca_pem: String,
+    sessions: Arc<Mutex<Vec<Session>>>,
+}
+
+fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "cxpulse test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(cfg), ca.pem())
+}
+
+impl SmtpServer {
+    async fn start(offer_starttls: bool) -> SmtpServer {
+        let (tls, ca_pem) = tls_config();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sessions: Arc<Mutex<Vec<Session>>> = Default::default();
+        let seen = sessions.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (tls, seen) = (tls.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let s = serve(Box::new(sock), tls, offer_starttls).await;
+                    seen.lock().unwrap().push(s);
+                });
+            }
+        });
+        SmtpServer {
+            port,
+            ca_pem,
+            sessions,
+        }
+    }
+}
+
+async fn serve(
+    sock: Box<dyn Stream>,
+    tls: Arc<rustls::ServerConfig>,
+    offer_starttls: bool,
+) -> Session {
+    let mut s = Session::default();
+    let mut r = BufReader::new(sock);
+    let _ = r.get_mut().write_all(b"220 127.0.0.1 ESMTP test\r\n").await;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return s;
+        }
+        let cmd = line.trim_end().to_string();
+        let upper = cmd.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") {
+            if offer_starttls && !s.tls {
+                b"250-127.0.0.1\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+            } else {
+                b"250-127.0.0.1\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+            }
+        } else if upper == "STARTTLS" && offer_starttls && !s.tls {
+            let _ = r.get_mut().write_all(b"220 ready\r\n").await;
+            let plain = r.into_inner();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+            match acceptor.accept(plain).await {
+                Ok(t) => {
+                    s.tls = true;
+                    r = BufReader::new(Box::new(t));
+                    continue;
+                }
+                Err(_) => return s,
+            }
+        } else if upper.starts_with("AUTH PLAIN") {
+            s.auth_in_tls = Some(s.tls);
+            s.auth = cmd.split_whitespace().nth(2).map(|b| b.to_string());
+            b"235 2.7.0 ok\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            s.mail_from = Some(cmd[10..].to_string());
+            b"250 ok\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            s.rcpt.push(cmd[8..].to_string());
+            b"250 ok\r\n"
+        } else if upper == "DATA" {
+            let _ = r.get_mut().write_all(b"354 go ahead\r\n").await;
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).await.unwrap_or(0) == 0 || l == ".\r\n" {
+                    break;
+                }
+                data.push_str(&l);
+            }
+            s.data = Some(data);
+            b"250 2.0.0 queued\r\n"
+        } else if upper == "QUIT" {
+            let _ = r.get_mut().write_all(b"221 bye\r\n").await;
+            return s;
+        } else {
+            b"502 not implemented\r\n"
+        };
+        if r.get_mut().write_all(reply).await.is_err() {
+            return s;
+        }
+    }
+}
+
+fn smtp_target(dir: &std::path::Path, server: &SmtpServer, login: bool) -> String {
+    std::fs::write(dir.join("ca.pem"), &server.ca_pem).unwrap();
+    format!(
+        "[[deliver]]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"ca.pem\"\nfrom = \"cxpulse <cx@example.com>\"\nto = [\"Brand Team <team@example.com>\", \"analyst@example.com\"]\ntimeout_secs = 5\n{}",
+        server.port,
+        if login {
+            "username_env = \"CXPULSE_TEST_SMTP_USER\"\npassword_env = \"CXPULSE_TEST_SMTP_PASS\"\n"
+        } else {
+            ""
+        }
+    )
+}
+
+#[tokio::test]
+async fn digests_go_out_by_e_mail_over_starttls() {
+    std::env::set_var("CXPULSE_TEST_SMTP_USER", "digest-bot");
+    std::env::set_var("CXPULSE_TEST_SMTP_PASS", "s3cret-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &crate::notify::steady_posts());
+    let server = SmtpServer::start(true).await;
+    let (n, _) =
+        crate::notify::notifier(dir.path(), &store, &smtp_target(dir.path(), &server, true));
+    let r = n.digest_pass(crate::notify::at(30, 8)).await.unwrap();
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(r.deliveries[0].3, Outcome::Delivered, "{r:?}");
+    // Never twice.
+    n.digest_pass(crate::notify::at(30, 9)).await.unwrap();
+
+    let sessions = server.sessions.lock().unwrap().clone();
+    let mails: Vec<&Session> = sessions.iter().filter(|s| s.data.is_some()).collect();
+    assert_eq!(mails.len(), 1, "{sessions:?}");
+    let s = mails[0];
+    assert!(s.tls);
+    assert_eq!(s.auth_in_tls, Some(true), "credentials only inside TLS");
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(s.auth.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(auth, b"\0digest-bot\0s3cret-pass");
+    assert_eq!(s.mail_from.as_deref(), Some("<cx@example.com>"));
+    assert_eq!(
+        s.rcpt,
+        vec![
+            "<team@example.com>".to_string(),
+            "<analyst@example.com>".to_string()
+        ]
+    );
+    let data = s.data.as_deref().unwrap();
+    assert!(
+        data.contains(&format!(
+            "Message-ID: <acme-phone.digest.{}@cxpulse>",
+            date(29)
+        )),
+        "{data}"
+    );
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(
+        data.contains("text/plain") && data.contains("text/html"),
+        "{data}"
+    );
+    assert!(data.contains("Subject:"), "{data}");
+}
+
+#[tokio::test]
+async fn no_e_mail_is_sent_when_the_server_offers_no_starttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &crate::notify::steady_posts());
+    let server = SmtpServer::start(false).await;
+    let (n, _) =
+        crate::notify::notifier(dir.path(), &store, &smtp_target(dir.path(), &server, false));
+    let r = n.digest_pass(crate::notify::at(30, 8)).await.unwrap();
+    assert!(matches!(r.deliveries[0].3, Outcome::Failed { .. }), "{r:?}");
+    let sessions = server.sessions.lock().unwrap().clone();
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.data.is_none() && s.mail_from.is_none()),
+        "{sessions:?}"
+    );
+}
