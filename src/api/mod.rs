@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Batch, PipelineError};
 use crate::post::{now_ms, Post, PostId, RawItem};
 use crate::scheduler::HealthMap;
-use crate::store::{PostQuery, Store};
+use crate::store::{DeliveryState, PostQuery, Store};
 use crate::timeutil::{format_ms, parse_time_ms, parse_window_ms};
 use crate::trends::{self, Interval, TrendError};
 
@@ -58,7 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/products/{id}/posts", get(list_posts).post(ingest_posts))
         .route("/products/{id}/summary", get(product_summary))
         .route("/products/{id}/authenticity", get(product_authenticity))
+        .route("/products/{id}/digests", get(list_digests))
         .route("/products/{id}/digests/{date}", get(product_digest))
+        .route("/products/{id}/alerts", get(list_alerts))
         .route("/classify", post(classify))
         .route("/sources", get(sources))
         .route("/openapi.json", get(openapi));
@@ -253,6 +255,100 @@ async fn product_authenticity(
         .map_err(ApiError::internal)?
         .map_err(trend_error)?;
     Ok(Json(authenticity_json(&r)))
+}
+
+/// Each configured delivery's record of one message: what an operator checks when a digest
+/// did not arrive.
+fn deliveries_json(
+    st: &AppState,
+    key: &crate::store::MessageKey,
+) -> Result<Vec<Value>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for d in &st.config.deliveries {
+        let rec = st.store.delivery(key, &d.name)?;
+        let state = match rec.as_ref().map(|r| r.state) {
+            None => "pending",
+            Some(DeliveryState::Delivering) => "delivering",
+            Some(DeliveryState::Delivered) => "delivered",
+            Some(DeliveryState::Failed { retry: true }) => "failed_will_retry",
+            Some(DeliveryState::Failed { retry: false }) => "failed",
+            Some(DeliveryState::Unknown) => "unknown",
+        };
+        out.push(json!({
+            "name": d.name,
+            "kind": d.kind(),
+            "state": state,
+            "attempts": rec.as_ref().map(|r| r.attempts).unwrap_or(0),
+            "updated": rec.as_ref().map(|r| crate::timeutil::format_ms(r.updated_ms)),
+            "detail": rec.as_ref().map(|r| r.detail.clone()).filter(|d| !d.is_empty()),
+        }));
+    }
+    Ok(out)
+}
+
+/// The digests the scheduler stored for a product, newest first, with their deliveries.
+async fn list_digests(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    product(&st, &id)?;
+    let state = st.clone();
+    let list =
+        tokio::task::spawn_blocking(move || -> Result<Vec<Value>, crate::store::StoreError> {
+            let mut out = Vec::new();
+            for (date, m) in state.store.digests(&id)?.into_iter().rev() {
+                let key = crate::store::MessageKey::digest(&id, &date);
+                out.push(json!({
+                    "date": date,
+                    "created": crate::timeutil::format_ms(m.created_ms),
+                    "deliveries": deliveries_json(&state, &key)?,
+                }));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "digests": list })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Alerts fired for a product in the range (default: the last 90 days), newest first, each
+/// with its deliveries.
+async fn list_alerts(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<AlertParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q?;
+    product(&st, &id)?;
+    let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
+    let state = st.clone();
+    let list =
+        tokio::task::spawn_blocking(move || -> Result<Vec<Value>, crate::store::StoreError> {
+            let mut out = Vec::new();
+            for (key, m) in state.store.alerts(&id, from, to)?.into_iter().rev() {
+                let mut a: Value = serde_json::from_str(&m.json).unwrap_or(Value::Null);
+                if let Some(obj) = a.as_object_mut() {
+                    obj.insert(
+                        "deliveries".into(),
+                        Value::from(deliveries_json(&state, &key)?),
+                    );
+                }
+                out.push(a);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "alerts": list })))
 }
 
 #[derive(Debug, Deserialize)]

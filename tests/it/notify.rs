@@ -471,5 +471,30 @@ async fn the_daemon_delivers_yesterdays_digest_by_itself() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["date"], yesterday.as_str());
+    let (status, body) = d.get("/api/v1/products/acme-phone/digests").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["digests"][0]["date"], yesterday.as_str());
+    let delivery = &body["digests"][0]["deliveries"][0];
+    assert_eq!(delivery["name"], "folder");
+    assert_eq!(delivery["state"], "delivered");
+    assert_eq!(delivery["attempts"], 1);
+    let (status, body) = d.get("/api/v1/products/acme-phone/alerts").await;
+    assert_eq!(
+        (status, body["alerts"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (status, body) = d
+        .get("/api/v1/products/acme-phone/alerts?from=tomorrow")
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
+    let (status, body) = d.get("/api/v1/products/nope/digests").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("product_not_found"))
+    );
+    assert!(d.metrics().await.contains("cxpulse_digests_total"));
     d.stop().await;
 }
