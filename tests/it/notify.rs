@@ -498,3 +498,41 @@ async fn the_daemon_delivers_yesterdays_digest_by_itself() {
     assert!(d.metrics().await.contains("cxpulse_digests_total"));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_wave_of_suspicious_reviews_alerts_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let base_h = 28 * 24;
+    // Two posts an hour, none suspicious, never angry; then two hours of 20 posts, half of
+    // them with genuineness in doubt (a bought-review campaign landing).
+    let mut posts = hourly(0, 0, base_h, 2, 1_000_000_000);
+    let mut wave = hourly(100_000, base_h, base_h + 2, 20, 1_000_000_000);
+    for (i, p) in wave.iter_mut().enumerate() {
+        if i % 2 == 0 {
+            p.authenticity.suspicious = true;
+            p.authenticity.genuineness = 0.2;
+        }
+    }
+    posts.extend(wave);
+    let store = store_with(dir.path(), &posts);
+    let (n, _) = notifier(dir.path(), &store, "[alerts]\nwindow_hours = 2\n");
+    let hour = |h: i64| Utc.timestamp_millis_opt(T0 + h * HOUR).unwrap();
+    assert!(n.alert_pass(hour(base_h)).await.unwrap().alerts.is_empty());
+    let r = n.alert_pass(hour(base_h + 2)).await.unwrap();
+    assert_eq!(r.alerts.len(), 1, "{:?}", r.alerts);
+    let a = &r.alerts[0];
+    assert_eq!(a.label, "suspicious");
+    assert_eq!((a.hits, a.posts, a.baseline_share), (20, 40, 0.0));
+    assert_eq!(a.examples.len(), 3);
+    assert!(
+        a.examples.iter().all(|q| q.score > 0.79),
+        "{:?}",
+        a.examples
+    );
+    // Without deliveries it is still stored and listed.
+    assert!(r.deliveries.is_empty());
+    assert_eq!(
+        store.alerts("acme-phone", T0, T0 + 40 * DAY).unwrap().len(),
+        1
+    );
+}

@@ -61,6 +61,12 @@ fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
 
 impl SmtpServer {
     async fn start(offer_starttls: bool) -> SmtpServer {
+        SmtpServer::start_with(offer_starttls, false).await
+    }
+
+    /// `offer_starttls`: plain connection that may be upgraded; `implicit_tls`: TLS from the
+    /// first byte (port 465 style).
+    async fn start_with(offer_starttls: bool, implicit_tls: bool) -> SmtpServer {
         let (tls, ca_pem) = tls_config();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -73,7 +79,21 @@ impl SmtpServer {
                 };
                 let (tls, seen) = (tls.clone(), seen.clone());
                 tokio::spawn(async move {
-                    let s = serve(Box::new(sock), tls, offer_starttls).await;
+                    let s = if implicit_tls {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+                        match acceptor.accept(sock).await {
+                            Ok(t) => {
+                                let start = Session {
+                                    tls: true,
+                                    ..Session::default()
+                                };
+                                serve_session(Box::new(t), tls, false, start).await
+                            }
+                            Err(_) => Session::default(),
+                        }
+                    } else {
+                        serve(Box::new(sock), tls, offer_starttls).await
+                    };
                     seen.lock().unwrap().push(s);
                 });
             }
@@ -91,7 +111,15 @@ async fn serve(
     tls: Arc<rustls::ServerConfig>,
     offer_starttls: bool,
 ) -> Session {
-    let mut s = Session::default();
+    serve_session(sock, tls, offer_starttls, Session::default()).await
+}
+
+async fn serve_session(
+    sock: Box<dyn Stream>,
+    tls: Arc<rustls::ServerConfig>,
+    offer_starttls: bool,
+    mut s: Session,
+) -> Session {
     let mut r = BufReader::new(sock);
     let _ = r.get_mut().write_all(b"220 127.0.0.1 ESMTP test\r\n").await;
     loop {
@@ -154,9 +182,13 @@ async fn serve(
 }
 
 fn smtp_target(dir: &std::path::Path, server: &SmtpServer, login: bool) -> String {
+    smtp_target_tls(dir, server, login, "starttls")
+}
+
+fn smtp_target_tls(dir: &std::path::Path, server: &SmtpServer, login: bool, tls: &str) -> String {
     std::fs::write(dir.join("ca.pem"), &server.ca_pem).unwrap();
     format!(
-        "[[deliver]]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"ca.pem\"\nfrom = \"cxpulse <cx@example.com>\"\nto = [\"Brand Team <team@example.com>\", \"analyst@example.com\"]\ntimeout_secs = 5\n{}",
+        "[[deliver]]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"{tls}\"\nca_file = \"ca.pem\"\nfrom = \"cxpulse <cx@example.com>\"\nto = [\"Brand Team <team@example.com>\", \"analyst@example.com\"]\ntimeout_secs = 5\n{}",
         server.port,
         if login {
             "username_env = \"CXPULSE_TEST_SMTP_USER\"\npassword_env = \"CXPULSE_TEST_SMTP_PASS\"\n"
@@ -232,4 +264,24 @@ async fn no_e_mail_is_sent_when_the_server_offers_no_starttls() {
             .all(|s| s.data.is_none() && s.mail_from.is_none()),
         "{sessions:?}"
     );
+}
+
+#[tokio::test]
+async fn implicit_tls_works_too() {
+    std::env::set_var("CXPULSE_TEST_SMTP_USER", "digest-bot");
+    std::env::set_var("CXPULSE_TEST_SMTP_PASS", "s3cret-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &crate::notify::steady_posts());
+    let server = SmtpServer::start_with(false, true).await;
+    let (n, _) = crate::notify::notifier(
+        dir.path(),
+        &store,
+        &smtp_target_tls(dir.path(), &server, true, "tls"),
+    );
+    let r = n.digest_pass(crate::notify::at(30, 8)).await.unwrap();
+    assert_eq!(r.deliveries[0].3, Outcome::Delivered, "{r:?}");
+    let sessions = server.sessions.lock().unwrap().clone();
+    let mails: Vec<&Session> = sessions.iter().filter(|s| s.data.is_some()).collect();
+    assert_eq!(mails.len(), 1, "{sessions:?}");
+    assert_eq!(mails[0].auth_in_tls, Some(true));
 }
