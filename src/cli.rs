@@ -62,11 +62,32 @@ pub enum Command {
     Export(ExportArgs),
     /// Check that the store's aggregates equal a recount from its posts
     Verify,
+    /// Delete a person's posts (--author) or single posts (--post), with their share of every
+    /// trend and their quotes in stored digests and alerts. Needs the daemon stopped. Without
+    /// --yes it only says what it would delete.
+    Forget(ForgetArgs),
     /// Score a model on labelled data (the metrics of its model card, from the ONNX file itself)
     Eval(EvalArgs),
     /// Measure the authenticity layer: the genuineness score on labelled reviews, and campaign
     /// detection on a 60-day stream with injected campaigns (the numbers of BENCHMARKS.md)
     EvalAuthenticity(EvalAuthenticityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Only this product's posts [default: every product]
+    #[arg(long)]
+    pub product: Option<String>,
+    /// The author's name as the source shows it (it is pseudonymised the way the daemon
+    /// stores it)
+    #[arg(long, required_unless_present = "post", conflicts_with = "post")]
+    pub author: Option<String>,
+    /// A post id (32 hex digits, as in `posts --json`); repeat for several
+    #[arg(long)]
+    pub post: Vec<String>,
+    /// Delete; without it nothing changes
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -400,6 +421,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None, a.model.as_ref())?;
             init_logging(&cfg);
             runtime()?.block_on(eval_authenticity(cfg, a))
+        }
+        Command::Forget(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            forget(&cfg, a)
         }
         Command::Verify => {
             let cfg = load_config(&cli, None, None)?;
@@ -851,6 +876,48 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
             .unwrap_or_else(|| "-".into())
     )
     .context("writing")?;
+    Ok(())
+}
+
+fn forget(cfg: &Config, a: &ForgetArgs) -> Result<(), CliError> {
+    if let Some(p) = &a.product {
+        cfg.product(p)
+            .ok_or_else(|| usage(anyhow!("unknown product `{p}`")))?;
+    }
+    let store = Store::open(&cfg.storage.path)?;
+    use crate::post::PostId;
+    let ids: Vec<PostId> = match &a.author {
+        Some(name) => {
+            let stored_as = crate::pipeline::Normaliser::new(cfg).author(name);
+            store.posts_by_author(a.product.as_deref(), &stored_as)?
+        }
+        None => {
+            let mut ids = Vec::new();
+            for hex in &a.post {
+                let id = PostId::from_hex(hex.trim())
+                    .ok_or_else(|| usage(anyhow!("--post: `{hex}` is not a post id")))?;
+                match store.get_post(&id)? {
+                    Some(p) if a.product.as_deref().is_none_or(|want| want == p.product) => {
+                        ids.push(id)
+                    }
+                    _ => eprintln!("no stored post {hex}"),
+                }
+            }
+            ids
+        }
+    };
+    if !a.yes {
+        println!(
+            "would delete {} post(s); run again with --yes to delete them",
+            ids.len()
+        );
+        return Ok(());
+    }
+    let done = store.forget(&ids)?;
+    println!(
+        "deleted {} post(s) and their share of the trends; {} stored digest(s) or alert(s) no longer quote them",
+        done.posts, done.messages_scrubbed
+    );
     Ok(())
 }
 

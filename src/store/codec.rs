@@ -282,6 +282,33 @@ impl Aggregate {
         add_vec(&mut self.signal_counts, &other.signal_counts);
     }
 
+    /// Takes back what [`add`](Self::add) added (a forgotten post's contribution).
+    pub fn remove(&mut self, other: &Aggregate) {
+        let n = |a: &mut u64, b: u64| *a = a.saturating_sub(b);
+        n(&mut self.count, other.count);
+        n(&mut self.scored, other.scored);
+        n(&mut self.rating_count, other.rating_count);
+        self.rating_sum -= other.rating_sum;
+        for i in 0..5 {
+            n(&mut self.rating_hist[i], other.rating_hist[i]);
+        }
+        self.sentiment_sum -= other.sentiment_sum;
+        for (x, y) in self.prob_sums.iter_mut().zip(&other.prob_sums) {
+            *x -= *y;
+        }
+        for (a, b) in [
+            (&mut self.label_counts, &other.label_counts),
+            (&mut self.dominant_counts, &other.dominant_counts),
+            (&mut self.signal_counts, &other.signal_counts),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                n(x, *y);
+            }
+        }
+        n(&mut self.suspicious, other.suspicious);
+        self.genuineness_sum -= other.genuineness_sum;
+    }
+
     /// Adds a post's authenticity (its genuineness, suspicion and signal kinds).
     pub fn add_authenticity(&mut self, a: &Authenticity) {
         self.genuineness_sum += a.genuineness as f64;

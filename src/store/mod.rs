@@ -10,6 +10,7 @@
 //! to send and how far each delivery got; see `outbox.rs`.
 
 pub mod codec;
+mod forget;
 pub mod keys;
 mod outbox;
 
@@ -25,6 +26,7 @@ use thiserror::Error;
 pub use codec::{
     Aggregate, AlertState, DeliveryRecord, DeliveryState, Slot, SlotKind, StoredMessage,
 };
+pub use forget::ForgetOutcome;
 pub use keys::{Granularity, MessageKey};
 
 use crate::authenticity::{Retro, Scorer, SignalKind};

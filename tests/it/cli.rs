@@ -544,3 +544,46 @@ fn eval_reports_metrics_from_the_onnx_model() {
 
     assert_eq!(eval("horoscope", "sentiment.jsonl").status.code(), Some(2));
 }
+
+#[test]
+fn forget_deletes_a_persons_posts_only_with_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let cfg = cfg.to_str().unwrap();
+    let data = dir.path().join("rows.jsonl");
+    write_rows(&data, 300);
+    let (code, _, err) = cx(
+        cfg,
+        &format!("import --product acme-phone {}", data.to_str().unwrap()),
+    );
+    assert_eq!(code, 0, "{err}");
+    // Rows 3, 100, 197 and 294 are by user3 (authors are user{i % 97}); stored pseudonymised.
+    let (code, out, err) = cx(cfg, "forget --author user3");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("would delete 4 post(s)"), "{out}");
+    let (code, out, err) = cx(cfg, "forget --product acme-phone --author user3 --yes");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("deleted 4 post(s)"), "{out}");
+    let (code, out, _) = cx(cfg, "verify");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("296 posts"), "{out}");
+    let (_, out, _) = cx(cfg, "forget --author user3 --yes");
+    assert!(out.contains("deleted 0 post(s)"), "{out}");
+    // One post by id.
+    let (_, out, _) = cx(
+        cfg,
+        "posts --product acme-phone --from 2026-01-01 --to 2026-12-01 --limit 1 --json",
+    );
+    let id = serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, _) = cx(cfg, &format!("forget --post {id} --yes"));
+    assert_eq!(code, 0);
+    assert!(out.contains("deleted 1 post(s)"), "{out}");
+    let (code, _, err) = cx(cfg, "forget --post not-hex --yes");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a post id"), "{err}");
+    let (code, _, err) = cx(cfg, "forget --product nope --author x");
+    assert_eq!(code, 2, "{err}");
+}

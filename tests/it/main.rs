@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod digest;
 mod fetch;
+mod forget;
 mod notify;
 mod smtp;
 mod util;

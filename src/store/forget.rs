@@ -1,0 +1,149 @@
+//! Forgetting posts: a person's posts deleted together with their share of every aggregate,
+//! and their quotes taken out of stored digests and alerts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::codec::{self, Aggregate, StoredMessage};
+use super::keys;
+use super::{add_to_buckets, corrupt, Store, StoreError};
+use crate::post::PostId;
+
+/// What [`Store::forget`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ForgetOutcome {
+    pub posts: usize,
+    /// Stored digests and alerts that quoted one of the posts.
+    pub messages_scrubbed: usize,
+}
+
+impl Store {
+    /// The posts whose stored author is `author` (the pseudonym when authors are
+    /// pseudonymised), in one product or all of them: a full scan of those posts.
+    pub fn posts_by_author(
+        &self,
+        product: Option<&str>,
+        author: &str,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let slots = self.slots();
+        let iter = match product {
+            Some(p) => {
+                let (lo, hi) = keys::post_range(p, i64::MIN, i64::MAX);
+                self.posts.range(lo..hi)
+            }
+            None => self.posts.range::<&[u8], _>(..),
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            let (_, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+            let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
+            if p.author.as_deref() == Some(author) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the posts `ids` (unknown ids are skipped), subtracting each one's contribution
+    /// from its buckets in the same transaction, so `verify` holds afterwards; then removes
+    /// their quotes from stored digests and alerts (whose counts stay what was sent).
+    pub fn forget(&self, ids: &[PostId]) -> Result<ForgetOutcome, StoreError> {
+        let slots = self.slots();
+        let trees = (&self.posts, &self.post_ids, &self.aggregates, &self.meta);
+        let res = trees.transaction(|(tp, ti, ta, tm)| {
+            let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
+            let mut removed = 0u64;
+            for id in ids {
+                let ik = keys::id_key(id);
+                let Some(k) = ti.get(ik)? else { continue };
+                let Some(bytes) = tp.get(&k)? else { continue };
+                let p = codec::decode_post(*id, &bytes, &slots)
+                    .map_err(|e| ConflictableTransactionError::Abort(corrupt("posts", e)))?;
+                let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+                let mut one = Aggregate::default();
+                one.add_post(&p, &scores, &labels, &slots);
+                add_to_buckets(&mut deltas, &p, &one);
+                tp.remove(&k)?;
+                ti.remove(&ik[..])?;
+                removed += 1;
+            }
+            for (k, d) in &deltas {
+                let Some(b) = ta.get(k)? else { continue };
+                let mut a = codec::decode_aggregate(&b)
+                    .map_err(|e| ConflictableTransactionError::Abort(corrupt("aggregates", e)))?;
+                a.remove(d);
+                if a.count == 0 {
+                    ta.remove(&k[..])?;
+                } else {
+                    ta.insert(&k[..], codec::encode_aggregate(&a))?;
+                }
+            }
+            let before = match tm.get(keys::META_POST_COUNT)? {
+                Some(b) => keys::count_from_bytes(&b).unwrap_or(0),
+                None => 0,
+            };
+            tm.insert(
+                keys::META_POST_COUNT,
+                &keys::count_bytes(before.saturating_sub(removed))[..],
+            )?;
+            Ok(removed)
+        });
+        let removed = match res {
+            Ok(n) => n,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+        };
+        self.count.fetch_sub(removed, Ordering::Relaxed);
+        let hex: HashSet<String> = ids.iter().map(|i| i.to_hex()).collect();
+        let mut scrubbed = 0;
+        for item in self.messages.iter() {
+            let (k, v) = item?;
+            let mut m: StoredMessage = codec::decode(&v).map_err(|e| corrupt("messages", e))?;
+            let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&m.json) else {
+                continue;
+            };
+            if drop_quotes(&mut doc, &hex) {
+                m.json = doc.to_string();
+                self.messages.insert(k, codec::encode(&m))?;
+                scrubbed += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok(ForgetOutcome {
+            posts: removed as usize,
+            messages_scrubbed: scrubbed,
+        })
+    }
+}
+
+/// Removes, from every array in `v`, the objects whose `id` is one of `ids` (quotes and
+/// examples carry the post's id). Returns whether anything was removed.
+fn drop_quotes(v: &mut serde_json::Value, ids: &HashSet<String>) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => {
+            let before = items.len();
+            items.retain(
+                |x| !matches!(x.get("id").and_then(Value::as_str), Some(id) if ids.contains(id)),
+            );
+            let mut changed = items.len() != before;
+            for x in items.iter_mut() {
+                changed |= drop_quotes(x, ids);
+            }
+            changed
+        }
+        Value::Object(map) => {
+            let mut changed = false;
+            for x in map.values_mut() {
+                changed |= drop_quotes(x, ids);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
