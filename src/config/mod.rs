@@ -892,9 +892,8 @@ interval_secs = 60
         );
         let e = case("[[deliver]]\nkind = \"smtp\"\nhost = \"mx\"\nfrom = \"not an address\"\nto = [\"a@example.com\"]\n");
         assert!(e.contains("deliver[0].from"), "{e}");
-        std::env::set_var("CXPULSE_TEST_CFG_USER", "u");
-        std::env::set_var("CXPULSE_TEST_CFG_PASS", "p");
-        let e = case("[[deliver]]\nkind = \"smtp\"\nhost = \"mx\"\ntls = \"none\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nusername_env = \"CXPULSE_TEST_CFG_USER\"\npassword_env = \"CXPULSE_TEST_CFG_PASS\"\n");
+        // Variables cargo sets for every test process: no set_var racing other threads.
+        let e = case("[[deliver]]\nkind = \"smtp\"\nhost = \"mx\"\ntls = \"none\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nusername_env = \"CARGO_PKG_NAME\"\npassword_env = \"CARGO_MANIFEST_DIR\"\n");
         assert!(
             e.contains("deliver[0].tls") && e.contains("plain text"),
             "{e}"
@@ -905,17 +904,16 @@ interval_secs = 60
 
     #[test]
     fn check_config_masks_webhook_urls_and_smtp_logins() {
-        std::env::set_var("CXPULSE_TEST_MASK_USER", "bot");
-        std::env::set_var("CXPULSE_TEST_MASK_PASS", "hunter2-secret");
+        let secret = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it for tests");
         let c = load_str(&format!(
-            "{MINIMAL}\n[[deliver]]\nkind = \"webhook\"\nformat = \"slack\"\nurl = \"https://hooks.slack.com/services/T000/B000/XXXXSECRET\"\n\n[[deliver]]\nkind = \"smtp\"\nhost = \"smtp.example.com\"\nfrom = \"cx@example.com\"\nto = [\"team@example.com\"]\nusername_env = \"CXPULSE_TEST_MASK_USER\"\npassword_env = \"CXPULSE_TEST_MASK_PASS\"\n"
+            "{MINIMAL}\n[[deliver]]\nkind = \"webhook\"\nformat = \"slack\"\nurl = \"https://hooks.slack.com/services/T000/B000/XXXXSECRET\"\n\n[[deliver]]\nkind = \"smtp\"\nhost = \"smtp.example.com\"\nfrom = \"cx@example.com\"\nto = [\"team@example.com\"]\nusername_env = \"CARGO_PKG_NAME\"\npassword_env = \"CARGO_MANIFEST_DIR\"\n"
         ))
         .unwrap();
         assert_eq!(c.deliveries.len(), 2);
         assert_eq!(c.deliveries[0].name, "webhook");
         let shown = c.to_masked_toml();
         assert!(
-            !shown.contains("XXXXSECRET") && !shown.contains("hunter2"),
+            !shown.contains("XXXXSECRET") && !shown.contains(&secret),
             "{shown}"
         );
         assert!(
