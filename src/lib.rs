@@ -20,6 +20,7 @@ pub mod notifier;
 pub mod pipeline;
 pub mod post;
 pub mod relevance;
+pub mod retention;
 pub mod scheduler;
 pub mod sources;
 pub mod store;
@@ -191,6 +192,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 
     let deliverer = delivery::Deliverer::new(config.deliveries.clone(), metrics.clone())
         .map_err(RunError::Http)?;
+    let retention = tokio::spawn(retention::run(
+        config.clone(),
+        store.clone(),
+        metrics.clone(),
+        shutdown.child_token(),
+    ));
     let notifier = tokio::spawn(
         notifier::Notifier::new(config.clone(), store.clone(), deliverer, metrics.clone())
             .run(health.clone(), shutdown.child_token()),
@@ -213,6 +220,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             abort.abort();
             tracing::warn!("a delivery was still running at shutdown and was cut short");
         }
+        // A sweep in progress stops after its current chunk's transaction.
+        let _ = retention.await;
         let served = server.await.map_err(|e| RunError::Task(e.to_string()))?;
         tracing::info!("draining the ingest queue");
         // The server's state (and its sender) is dropped with the server; the queue now drains.

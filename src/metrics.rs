@@ -42,6 +42,7 @@ pub struct Metrics {
     pub digests: IntCounterVec,
     pub alerts: IntCounterVec,
     pub deliveries: IntCounterVec,
+    pub posts_expired: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -138,6 +139,17 @@ impl Metrics {
                 &["product"],
             ),
             alerts: c("alerts_total", "Alerts fired", &["product", "label"]),
+            posts_expired: {
+                let v = prometheus::IntCounter::new(
+                    "posts_expired_total",
+                    "Posts deleted by retention (storage.retain_days)",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(v.clone()))
+                    .expect("unique metric names");
+                v
+            },
             deliveries: c(
                 "deliveries_total",
                 "Delivery attempts of digests and alerts by outcome (delivered, failed, unknown: cut short by a crash, not retried)",

@@ -255,6 +255,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     pub author_salt: String,
     pub pseudonymise_authors: bool,
+    /// `None`: keep posts forever.
+    pub retain_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -540,6 +542,20 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
     }
 
     let authenticity = validate_authenticity(&raw.authenticity, text)?;
+    let retain_days = match raw.storage.retain_days {
+        0 => None,
+        d if d >= 35 && d as u64 > raw.authenticity.window_days => Some(d),
+        _ => {
+            return Err(invalid(
+                text,
+                "storage.retain_days",
+                format!(
+                    "must be 0 (keep everything) or at least 35 and more than authenticity.window_days ({})",
+                    raw.authenticity.window_days
+                ),
+            ))
+        }
+    };
     let digest = notify::validate_digest(&raw.digest, text)?;
     let alerts = notify::validate_alerts(&raw.alerts, text)?;
     let deliveries =
@@ -647,6 +663,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
             path: storage_path,
             author_salt,
             pseudonymise_authors: raw.storage.pseudonymise_authors,
+            retain_days,
         },
         model: ModelConfig {
             dir: model_dir,
@@ -690,14 +707,15 @@ impl Config {
         out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\n\n",
             self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts));
         out.push_str(&format!(
-            "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\n\n",
+            "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\nretain_days = {}\n\n",
             self.storage.path,
             if self.storage.author_salt.is_empty() {
                 "(unset)"
             } else {
                 "\"********\""
             },
-            self.storage.pseudonymise_authors
+            self.storage.pseudonymise_authors,
+            self.storage.retain_days.unwrap_or(0)
         ));
         out.push_str(&format!(
             "[model]\ndir = {:?}\nbatch_size = {}\nthreads = {}\nort_dylib_path = {}\n\n",
@@ -845,6 +863,21 @@ interval_secs = 60
         ))
         .unwrap();
         assert_eq!(c.digest.timezone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn retention_must_cover_the_digest_baseline() {
+        let e = load_str(&MINIMAL.replace("[storage]\n", "[storage]\nretain_days = 10\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("storage.retain_days") && e.contains("at least 35"),
+            "{e}"
+        );
+        let c =
+            load_str(&MINIMAL.replace("[storage]\n", "[storage]\nretain_days = 400\n")).unwrap();
+        assert_eq!(c.storage.retain_days, Some(400));
+        assert_eq!(load_str(MINIMAL).unwrap().storage.retain_days, None);
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct RawStorage {
     pub author_salt: Option<String>,
     /// Store authors as salted hashes (true) or as given (false).
     pub pseudonymise_authors: bool,
+    /// Delete posts published more than this many days ago, with their share of the trends
+    /// (checked daily). 0 keeps everything. At least 35 (the digest's 28-day baseline and a
+    /// week of catch-up) and more than `authenticity.window_days`.
+    pub retain_days: u32,
 }
 
 impl Default for RawStorage {
@@ -75,6 +79,7 @@ impl Default for RawStorage {
             path: "data/cxpulse.sled".into(),
             author_salt: None,
             pseudonymise_authors: true,
+            retain_days: 0,
         }
     }
 }

@@ -49,6 +49,25 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` ids of `product`'s posts published before `before_ms`, oldest first (a
+    /// key-only scan: nothing is decoded).
+    pub fn post_ids_before(
+        &self,
+        product: &str,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<PostId>, StoreError> {
+        let (lo, hi) = keys::post_range(product, i64::MIN, before_ms);
+        let mut out = Vec::new();
+        for k in self.posts.range(lo..hi).keys().take(limit) {
+            let k = k?;
+            let (_, id) =
+                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+            out.push(id);
+        }
+        Ok(out)
+    }
+
     /// Deletes the posts `ids` (unknown ids are skipped), subtracting each one's contribution
     /// from its buckets in the same transaction, so `verify` holds afterwards; then removes
     /// their quotes from stored digests and alerts (whose counts stay what was sent).

@@ -63,3 +63,42 @@ async fn forgetting_an_author_fixes_aggregates_and_scrubs_stored_quotes() {
     assert_eq!(store.forget(&theirs).unwrap().posts, 0);
     assert!(store.get_post(&theirs[0]).unwrap().is_none());
 }
+
+#[test]
+fn retention_deletes_old_posts_and_keeps_every_aggregate_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &steady_posts());
+    let products = vec!["acme-phone".to_string()];
+    let now = T0 + 40 * DAY;
+    // Shutting down before a sweep: nothing is touched.
+    let stopped = tokio_util::sync::CancellationToken::new();
+    stopped.cancel();
+    assert_eq!(
+        cxpulse::retention::sweep(&store, &products, 35, now, &stopped).unwrap(),
+        0
+    );
+    let go = tokio_util::sync::CancellationToken::new();
+    // Keep 35 days: days 0–4 (50 posts) go.
+    let n = cxpulse::retention::sweep(&store, &products, 35, now, &go).unwrap();
+    assert_eq!(n, 50);
+    assert_eq!(store.post_count(), 350);
+    let v = store.verify().unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    let days = |from: i64, to: i64| {
+        store
+            .aggregates(
+                "acme-phone",
+                cxpulse::store::Granularity::Day,
+                T0 + from * DAY,
+                T0 + to * DAY,
+                None,
+            )
+            .unwrap()
+    };
+    assert!(days(0, 5).is_empty(), "no bucket of a deleted day is left");
+    assert_eq!(days(5, 6)[0].1.count, 10);
+    assert_eq!(
+        cxpulse::retention::sweep(&store, &products, 35, now, &go).unwrap(),
+        0
+    );
+}
