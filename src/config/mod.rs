@@ -639,6 +639,31 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("url"), "must be http or https"));
                     }
                 }
+                SourceConfig::Hn(hc) => {
+                    if hc.query.trim().is_empty() {
+                        return Err(invalid(text, &skey("query"), "must not be empty"));
+                    }
+                    if hc.tags.is_empty()
+                        || hc
+                            .tags
+                            .iter()
+                            .any(|t| !matches!(t.as_str(), "story" | "comment"))
+                    {
+                        return Err(invalid(
+                            text,
+                            &skey("tags"),
+                            "must list `story`, `comment` or both",
+                        ));
+                    }
+                    if !(1..=20).contains(&hc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
+                    }
+                    let ok = url::Url::parse(&hc.base_url)
+                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
+                    }
+                }
             }
             sources.push(s);
         }

@@ -462,6 +462,8 @@ pub enum SourceConfig {
     File(Box<FileSourceConfig>),
     /// An RSS 2.0 or Atom feed.
     Rss(RssSourceConfig),
+    /// Hacker News stories and comments through the Algolia search API.
+    Hn(HnSourceConfig),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -538,6 +540,43 @@ pub struct RssSourceConfig {
     pub url: String,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HnSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Full-text query (Algolia also matches split words: keep the product's keywords and
+    /// exclusions for the final say).
+    pub query: String,
+    /// `story`, `comment`, or both (default).
+    #[serde(default = "default_hn_tags")]
+    pub tags: Vec<String>,
+    /// Most result pages read per poll (100 hits each); the newest come first.
+    #[serde(default = "default_hn_pages")]
+    pub max_pages: u32,
+    /// Look back this far on the first poll.
+    #[serde(default = "default_hn_backfill")]
+    pub backfill_days: u32,
+    /// The API's base URL (tests point it at a local server).
+    #[serde(default = "default_hn_base")]
+    pub base_url: String,
+}
+
+fn default_hn_tags() -> Vec<String> {
+    vec!["story".into(), "comment".into()]
+}
+fn default_hn_pages() -> u32 {
+    5
+}
+fn default_hn_backfill() -> u32 {
+    7
+}
+fn default_hn_base() -> String {
+    "https://hn.algolia.com".into()
+}
+
 impl SourceConfig {
     pub fn common(&self) -> CommonSource {
         match self {
@@ -546,6 +585,10 @@ impl SourceConfig {
                 interval_secs: c.interval_secs,
             },
             SourceConfig::Rss(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
+            SourceConfig::Hn(c) => CommonSource {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
@@ -562,6 +605,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Hn(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -569,6 +616,7 @@ impl SourceConfig {
         match self {
             SourceConfig::File(c) => &c.name,
             SourceConfig::Rss(c) => &c.name,
+            SourceConfig::Hn(c) => &c.name,
         }
     }
 
@@ -576,6 +624,7 @@ impl SourceConfig {
         match self {
             SourceConfig::File(_) => "file",
             SourceConfig::Rss(_) => "rss",
+            SourceConfig::Hn(_) => "hn",
         }
     }
 

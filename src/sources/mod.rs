@@ -4,6 +4,7 @@
 
 pub mod fetch;
 pub mod file;
+pub mod hn;
 pub mod rss;
 
 use std::sync::Arc;
@@ -81,5 +82,6 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
     match cfg {
         SourceConfig::File(c) => Box::new(file::FileSource::new((**c).clone(), max_items)),
         SourceConfig::Rss(c) => Box::new(rss::RssSource::new(c.clone(), fetcher, max_items)),
+        SourceConfig::Hn(c) => Box::new(hn::HnSource::new(c.clone(), fetcher, max_items)),
     }
 }

@@ -9,4 +9,5 @@ mod fetch;
 mod forget;
 mod notify;
 mod smtp;
+mod sources;
 mod util;

@@ -58,6 +58,7 @@ pub struct Seen {
     pub at: Instant,
     pub headers: HeaderMap,
     pub method: String,
+    pub query: String,
     pub body: Vec<u8>,
 }
 
@@ -113,6 +114,7 @@ impl FixtureServer {
 
 async fn serve(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -124,6 +126,7 @@ async fn serve(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Response
         at: Instant::now(),
         headers: parts.headers,
         method: parts.method.to_string(),
+        query,
         body,
     });
     let n = *i.served.get(&path).unwrap_or(&0);

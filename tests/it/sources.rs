@@ -1,0 +1,139 @@
+//! Source kinds polled directly against fixture servers on 127.0.0.1 serving files in the real
+//! APIs' shape: paging to the end, the stored cursor in the next request, malformed hits
+//! skipped and counted, truncated JSON as a parse error, 429 + Retry-After.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cxpulse::config::raw::HnSourceConfig;
+use cxpulse::config::FetchConfig;
+use cxpulse::metrics::Metrics;
+use cxpulse::relevance::Matcher;
+use cxpulse::sources::hn::HnSource;
+use cxpulse::sources::{Fetcher, Source, SourceError};
+
+use crate::util::*;
+
+fn fetcher() -> Arc<Fetcher> {
+    let cfg = FetchConfig {
+        user_agent: "cxpulse/test (+tests@example.com)".into(),
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(3),
+        max_body_bytes: 100_000,
+        max_retries: 2,
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_secs(2),
+        per_host_min_interval: Duration::from_millis(0),
+        per_host_concurrency: 2,
+        respect_robots: true,
+        max_items_per_fetch: 100,
+    };
+    Arc::new(Fetcher::new(cfg, Arc::new(Metrics::new())).unwrap())
+}
+
+fn json(body: &str) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn hn_pages_through_results_and_resumes_from_its_cursor() {
+    let srv = FixtureServer::start().await;
+    let path = "/api/v1/search_by_date";
+    let page = |f: &str| json(&String::from_utf8(fixture(&format!("hn/{f}"))).unwrap());
+    srv.script(path, vec![page("page0.json"), page("page1.json")]);
+    let hn = HnSource::new(
+        HnSourceConfig {
+            name: "hn".into(),
+            interval_secs: 600,
+            query: "Acme Phone".into(),
+            tags: vec!["story".into(), "comment".into()],
+            max_pages: 5,
+            backfill_days: 7,
+            base_url: srv.url(""),
+        },
+        fetcher(),
+        1000,
+    );
+
+    let poll = hn.poll(None).await.unwrap();
+    let seen = srv.seen(path);
+    assert_eq!(seen.len(), 2, "two pages, then nbPages says stop");
+    let q0 = url::form_urlencoded::parse(seen[0].query.as_bytes())
+        .into_owned()
+        .collect::<std::collections::HashMap<String, String>>();
+    assert_eq!(q0["query"], "Acme Phone");
+    assert_eq!(q0["tags"], "(story,comment)");
+    assert_eq!(q0["page"], "0");
+    let since: i64 = q0["numericFilters"]
+        .strip_prefix("created_at_i>=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let week_ago = cxpulse::post::now_ms() / 1000 - 7 * 86_400;
+    assert!(
+        (since - week_ago).abs() < 60,
+        "first poll looks back backfill_days"
+    );
+    assert!(seen[1].query.contains("page=1"));
+
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["41000123", "41000050", "41000040", "41000010"]);
+    assert_eq!(poll.skipped, 1, "the hit without id and time");
+    let comment = &poll.items[0];
+    assert_eq!(
+        comment.text,
+        "Switched to the Acme Phone last month / the battery easily lasts two days, and the camera's night mode is really good."
+    );
+    assert_eq!(comment.author.as_deref(), Some("tinkerer"));
+    assert_eq!(comment.channel.as_deref(), Some("comment"));
+    assert_eq!(
+        poll.items[1].text,
+        "Acme Phone 3 teardown: the glue is gone"
+    );
+    assert_eq!(poll.items[1].channel.as_deref(), Some("story"));
+    // Algolia matched "Acme Corp Tower"; the product's exclusions have the last word.
+    let m = Matcher::new(
+        &["Acme Phone".to_string(), "Acme".to_string()],
+        &["Acme Corp Tower".to_string()],
+    );
+    let relevant: Vec<&str> = poll
+        .items
+        .iter()
+        .filter(|i| m.matches(&i.text))
+        .map(|i| i.external_id.as_str())
+        .collect();
+    assert_eq!(relevant, ["41000123", "41000050", "41000010"]);
+
+    // The next poll starts at the newest stored second; a truncated body is a parse error.
+    let cursor = poll.cursor.expect("cursor advanced");
+    srv.script(path, vec![json("{\"hits\":[{\"objectID\":\"1\",")]);
+    let err = hn.poll(Some(&cursor)).await.unwrap_err();
+    assert!(matches!(err, SourceError::Parse { .. }), "{err}");
+    assert_eq!(err.reason(), "parse");
+    assert!(srv.seen(path)[2]
+        .query
+        .contains("numericFilters=created_at_i%3E%3D1763633702"));
+
+    // Rate limited once, then the new comment.
+    srv.script(
+        path,
+        vec![
+            Reply::status(429).header("retry-after", "1"),
+            page("later.json"),
+        ],
+    );
+    let poll = hn.poll(Some(&cursor)).await.unwrap();
+    assert_eq!(poll.items.len(), 1);
+    assert_eq!(poll.items[0].external_id, "41000900");
+    let seen = srv.seen(path);
+    assert!(
+        seen[4].at - seen[3].at >= Duration::from_millis(900),
+        "Retry-After honoured"
+    );
+    let next: serde_json::Value = serde_json::from_slice(&poll.cursor.unwrap()).unwrap();
+    assert_eq!(next["newest"], 1763708400);
+}
