@@ -6,6 +6,18 @@ ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
 command -v cargo >/dev/null || { echo "test: error: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
 bash scripts/setup.sh
+# The dashboard test drives Debian's headless Chromium through chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "test: installing chromium and chromium-driver (Debian packages) for the dashboard test"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "test: error: the dashboard test needs chromium and chromium-driver; install them as root (apt-get install chromium chromium-driver)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null || { echo "test: error: apt-get update failed" >&2; exit 1; }
+  $SUDO apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { echo "test: error: cannot install chromium and chromium-driver" >&2; exit 1; }
+fi
 echo "test: cargo fmt --check"
 cargo fmt --all -- --check
 echo "test: cargo clippy"

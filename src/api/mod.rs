@@ -1,6 +1,7 @@
 //! The HTTP API (axum): the only module that knows HTTP and JSON. Routes under `/api/v1`, the
 //! OpenAPI document, Prometheus metrics at `/metrics`.
 
+mod dashboard;
 pub mod error;
 
 use std::sync::Arc;
@@ -67,7 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
-        .route("/", get(index))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -100,15 +101,6 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(
         Code::MethodNotAllowed,
         "method not allowed on this endpoint",
-    )
-}
-
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><meta charset=utf-8><title>cxpulse</title>\
-         <h1>cxpulse</h1><p>The API is at <a href=\"/api/v1/openapi.json\">/api/v1</a>; \
-         metrics at <a href=\"/metrics\">/metrics</a>.</p>",
     )
 }
 

@@ -4,6 +4,7 @@
 mod authenticity;
 mod cli;
 mod daemon;
+mod dashboard;
 mod digest;
 mod fetch;
 mod forget;
