@@ -168,7 +168,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         for s in &p.sources {
             let require_keywords = match s {
                 SourceConfig::File(f) => f.require_keywords,
-                SourceConfig::Rss(_) | SourceConfig::Hn(_) => true,
+                SourceConfig::Rss(_) | SourceConfig::Hn(_) | SourceConfig::Mastodon(_) => true,
             };
             let task = SourceTask {
                 source: sources::build(s, fetcher.clone(), config.fetch.max_items_per_fetch),

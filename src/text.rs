@@ -4,7 +4,8 @@
 /// only its first tokens anyway). Protects the store and every renderer from megabyte posts.
 pub const MAX_POST_CHARS: usize = 10_000;
 
-/// Plain text of an HTML fragment: tags dropped (with a space where they separated words),
+/// Plain text of an HTML fragment: tags dropped (inline ones like `<a>`, `<span>`, `<b>` join
+/// their text as a browser shows it; others become a space or a line break),
 /// `<script>`/`<style>` content removed, entities decoded, whitespace collapsed.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -43,7 +44,25 @@ pub fn html_to_text(html: &str) -> String {
             "br" | "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "blockquote"
         ) {
             out.push('\n');
-        } else {
+        } else if !matches!(
+            name.as_str(),
+            "a" | "span"
+                | "b"
+                | "i"
+                | "em"
+                | "strong"
+                | "u"
+                | "s"
+                | "code"
+                | "small"
+                | "mark"
+                | "abbr"
+                | "sub"
+                | "sup"
+                | "bdi"
+                | "bdo"
+                | "wbr"
+        ) {
             out.push(' ');
         }
     }
@@ -147,10 +166,15 @@ mod tests {
     #[test]
     fn html_becomes_text() {
         assert_eq!(
-            html_to_text("<p>Great <b>shoes</b>&amp; fast&nbsp;delivery</p><script>alert(1)</script><p>x &lt; y</p>"),
+            html_to_text("<p>Great <b>shoes</b> &amp; fast&nbsp;delivery</p><script>alert(1)</script><p>x &lt; y</p>"),
             "Great shoes & fast delivery\nx < y"
         );
         assert_eq!(html_to_text("a < b and c"), "a < b and c");
+        // Inline markup joins as a browser shows it (Mastodon wraps hashtags in a and span).
+        assert_eq!(
+            html_to_text("with the <a href=\"t\">#<span>AcmePhone</span></a>: great<br>next"),
+            "with the #AcmePhone: great\nnext"
+        );
         assert_eq!(decode_entities("&#8217;&#x27;&bogus; &"), "’'&bogus; &");
     }
 

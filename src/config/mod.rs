@@ -664,6 +664,40 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
                     }
                 }
+                SourceConfig::Mastodon(mc) => {
+                    if mc.instances.is_empty() {
+                        return Err(invalid(
+                            text,
+                            &skey("instances"),
+                            "name at least one instance",
+                        ));
+                    }
+                    for i in &mc.instances {
+                        let ok = url::Url::parse(i)
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                        if !ok {
+                            return Err(invalid(
+                                text,
+                                &skey("instances"),
+                                format!("`{i}` is not an http(s) URL like https://mastodon.social"),
+                            ));
+                        }
+                    }
+                    if mc.tags.is_empty()
+                        || mc.tags.iter().any(|t| {
+                            t.is_empty() || !t.chars().all(|c| c.is_alphanumeric() || c == '_')
+                        })
+                    {
+                        return Err(invalid(
+                            text,
+                            &skey("tags"),
+                            "list hashtags without `#` (letters, digits, `_`)",
+                        ));
+                    }
+                    if !(1..=20).contains(&mc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
+                    }
+                }
             }
             sources.push(s);
         }

@@ -464,6 +464,28 @@ pub enum SourceConfig {
     Rss(RssSourceConfig),
     /// Hacker News stories and comments through the Algolia search API.
     Hn(HnSourceConfig),
+    /// Mastodon hashtag timelines on a list of instances.
+    Mastodon(MastodonSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MastodonSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Instance base URLs, e.g. "https://mastodon.social".
+    pub instances: Vec<String>,
+    /// Hashtags without `#`, e.g. "nordwind".
+    pub tags: Vec<String>,
+    /// Most pages (40 statuses each) read per instance and tag per poll.
+    #[serde(default = "default_mastodon_pages")]
+    pub max_pages: u32,
+}
+
+fn default_mastodon_pages() -> u32 {
+    3
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -592,6 +614,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::Mastodon(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -609,6 +635,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Mastodon(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -617,6 +647,7 @@ impl SourceConfig {
             SourceConfig::File(c) => &c.name,
             SourceConfig::Rss(c) => &c.name,
             SourceConfig::Hn(c) => &c.name,
+            SourceConfig::Mastodon(c) => &c.name,
         }
     }
 
@@ -625,6 +656,7 @@ impl SourceConfig {
             SourceConfig::File(_) => "file",
             SourceConfig::Rss(_) => "rss",
             SourceConfig::Hn(_) => "hn",
+            SourceConfig::Mastodon(_) => "mastodon",
         }
     }
 

@@ -95,6 +95,8 @@ pub struct Body {
     pub url: Url,
     pub content_type: Option<String>,
     pub bytes: Vec<u8>,
+    /// The `rel="next"` target of a `Link` header (API paging, e.g. Mastodon's `max_id`).
+    pub next_link: Option<String>,
 }
 
 #[derive(Debug)]
@@ -297,6 +299,8 @@ impl Fetcher {
             last_modified: header_str(resp.headers(), LAST_MODIFIED),
         };
         let content_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE);
+        let next_link =
+            header_str(resp.headers(), reqwest::header::LINK).and_then(|l| parse_next_link(&l));
         let final_url = resp.url().clone();
         let mut stream = resp.bytes_stream();
         let mut bytes = Vec::new();
@@ -319,6 +323,7 @@ impl Fetcher {
             url: final_url,
             content_type,
             bytes,
+            next_link,
         }))
     }
 
@@ -412,6 +417,19 @@ fn host_key(url: &Url) -> String {
 
 fn header_str(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     h.get(name)?.to_str().ok().map(str::to_string)
+}
+
+/// The target of `rel="next"` in an RFC 8288 `Link` header value.
+pub fn parse_next_link(v: &str) -> Option<String> {
+    v.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let next = params.split(';').any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        next.then(|| target.to_string())
+    })
 }
 
 /// `Retry-After` is either delay-seconds or an HTTP-date.

@@ -5,6 +5,7 @@
 pub mod fetch;
 pub mod file;
 pub mod hn;
+pub mod mastodon;
 pub mod rss;
 
 use std::sync::Arc;
@@ -83,5 +84,8 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::File(c) => Box::new(file::FileSource::new((**c).clone(), max_items)),
         SourceConfig::Rss(c) => Box::new(rss::RssSource::new(c.clone(), fetcher, max_items)),
         SourceConfig::Hn(c) => Box::new(hn::HnSource::new(c.clone(), fetcher, max_items)),
+        SourceConfig::Mastodon(c) => {
+            Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
+        }
     }
 }

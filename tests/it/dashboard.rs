@@ -239,9 +239,9 @@ async fn the_dashboard_draws_the_apis_numbers_and_filters_posts() {
 
     // The latest digest, rendered in a frame that runs no script.
     let digest = driver
-        .eval("const f = document.querySelector('#digests iframe'); return f ? [f.getAttribute('sandbox'), f.srcdoc.includes('daily digest for')] : null")
+        .eval("const f = document.querySelector('#digests iframe'); return f ? [f.getAttribute('sandbox'), f.srcdoc.includes('daily digest for'), f.dataset.date === document.getElementById('digest-date').value] : null")
         .await;
-    assert_eq!(digest, json!(["", true]));
+    assert_eq!(digest, json!(["", true, true]));
 
     // The charts carry the API's numbers.
     let (_, t) = d

@@ -137,3 +137,111 @@ async fn hn_pages_through_results_and_resumes_from_its_cursor() {
     let next: serde_json::Value = serde_json::from_slice(&poll.cursor.unwrap()).unwrap();
     assert_eq!(next["newest"], 1763708400);
 }
+
+#[tokio::test]
+async fn mastodon_pages_by_link_header_keeps_originals_once_and_resumes() {
+    use cxpulse::config::raw::MastodonSourceConfig;
+    use cxpulse::sources::mastodon::MastodonSource;
+
+    let srv = FixtureServer::start().await;
+    let a = "/a/api/v1/timelines/tag/acmephone";
+    let b = "/b/api/v1/timelines/tag/acmephone";
+    let file = |f: &str| fixture(&format!("mastodon/{f}"));
+    srv.script(
+        a,
+        vec![
+            Reply::ok(file("a_page1.json")).header(
+                "link",
+                &format!(
+                    "<{}?limit=40&max_id=111>; rel=\"next\", <{}?limit=40&min_id=113>; rel=\"prev\"",
+                    srv.url(a),
+                    srv.url(a)
+                ),
+            ),
+            Reply::ok(file("a_page2.json")),
+        ],
+    );
+    srv.script(b, vec![Reply::ok(file("b_page1.json"))]);
+    let m = MastodonSource::new(
+        MastodonSourceConfig {
+            name: "fedi".into(),
+            interval_secs: 600,
+            instances: vec![srv.url("/a"), srv.url("/b")],
+            tags: vec!["acmephone".into()],
+            max_pages: 3,
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = m.poll(None).await.unwrap();
+    assert_eq!(
+        srv.seen(a).len(),
+        2,
+        "followed the Link header once, then no next"
+    );
+    assert!(srv.seen(a)[1].query.contains("max_id=111"));
+    assert_eq!(srv.seen(b).len(), 1);
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "https://a.example/users/dave/statuses/113",
+            "https://b.example/users/carol/statuses/109876543210000001",
+            "https://a.example/users/frank/statuses/111",
+            "https://a.example/users/gina/statuses/110",
+        ],
+        "the boost is its original, and the original seen again on instance b is not repeated"
+    );
+    assert_eq!(poll.skipped, 1, "the status without content");
+    let boosted = &poll.items[1];
+    assert_eq!(boosted.author.as_deref(), Some("carol@b.example"));
+    assert_eq!(
+        boosted.text,
+        "Three weeks with the #AcmePhone: the battery is great, the camera app crashes daily & support says \"wait for 3.1\"."
+    );
+    assert_eq!(
+        poll.items[2].text,
+        "ads rant: The Acme Phone ad on the tram is everywhere. Feels like hype more than a phone."
+    );
+    assert_eq!(
+        poll.items[0].published_ms,
+        Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-21T08:00:01Z")
+                .unwrap()
+                .timestamp_millis()
+        )
+    );
+    let m_ = Matcher::new(
+        &["Acme Phone".to_string(), "AcmePhone".to_string()],
+        &["Acme Corp Tower".to_string()],
+    );
+    assert_eq!(poll.items.iter().filter(|i| m_.matches(&i.text)).count(), 3);
+
+    // Next poll: each instance is asked only for what is newer than what was stored.
+    let cursor = poll.cursor.expect("cursor advanced");
+    srv.script(a, vec![Reply::ok(b"[]".to_vec())]);
+    srv.script(b, vec![Reply::ok(b"[]".to_vec())]);
+    let again = m.poll(Some(&cursor)).await.unwrap();
+    assert!(again.items.is_empty() && again.cursor.is_none());
+    assert!(
+        srv.seen(a)[2].query.contains("since_id=113"),
+        "{:?}",
+        srv.seen(a)[2].query
+    );
+    assert!(srv.seen(b)[1].query.contains("since_id=9"));
+
+    // A server that ignores since_id cannot bring old statuses back.
+    srv.script(a, vec![Reply::ok(file("a_page2.json"))]);
+    let ignored = m.poll(Some(&cursor)).await.unwrap();
+    assert!(ignored.items.is_empty());
+
+    // A broken page is a parse error, counted by the scheduler like any other.
+    srv.script(
+        a,
+        vec![Reply::ok(b"<html>Just a moment...</html>".to_vec())],
+    );
+    assert!(matches!(
+        m.poll(Some(&cursor)).await.unwrap_err(),
+        SourceError::Parse { .. }
+    ));
+}

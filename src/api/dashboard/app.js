@@ -321,6 +321,17 @@ async function drawPosts(s) {
     : "No post matches these filters in this range.";
 }
 
+async function showDigest(product, entry, frameBox) {
+  const r = await fetch(`/api/v1/products/${encodeURIComponent(product)}/digests/${entry.date}?format=html`);
+  const html = await r.text();
+  // The digest is e-mail HTML with its customer text escaped; a sandbox without scripts
+  // keeps it inert all the same.
+  const frameEl = el("iframe", { sandbox: "", title: "digest " + entry.date, "data-date": entry.date });
+  frameEl.srcdoc = html;
+  const states = entry.deliveries.map((d) => `${d.name}: ${d.state}`).join(", ");
+  frameBox.replaceChildren(el("p", { class: "note" }, states ? "Delivered to " + states : "Stored, not delivered (no [[deliver]] configured)."), frameEl);
+}
+
 async function drawDigest(s) {
   const box = $("digests");
   const list = await api(`/products/${encodeURIComponent(s.product)}/digests`);
@@ -328,15 +339,18 @@ async function drawDigest(s) {
     box.replaceChildren(el("p", { class: "note" }, "No digest stored yet: the daemon writes one every morning (digest.send_at)."));
     return;
   }
-  const latest = list.digests[0];
-  const r = await fetch(`/api/v1/products/${encodeURIComponent(s.product)}/digests/${latest.date}?format=html`);
-  const html = await r.text();
-  // The digest is e-mail HTML with its customer text escaped; a sandbox without scripts
-  // keeps it inert all the same.
-  const frameEl = el("iframe", { sandbox: "", title: "digest " + latest.date, "data-date": latest.date });
-  frameEl.srcdoc = html;
-  const states = latest.deliveries.map((d) => `${d.name}: ${d.state}`).join(", ");
-  box.replaceChildren(el("p", { class: "note" }, `${latest.date}${states ? " · " + states : ""}`), frameEl);
+  const recent = list.digests.slice(0, 30);
+  const pick = el("select", { id: "digest-date", "aria-label": "digest date" });
+  for (const d of recent) pick.appendChild(el("option", { value: d.date }, d.date));
+  const frameBox = el("div", {});
+  pick.addEventListener("change", () => {
+    const entry = recent.find((d) => d.date === pick.value);
+    if (entry) showDigest(s.product, entry, frameBox);
+  });
+  const label = el("label", {}, "Day ");
+  label.appendChild(pick);
+  box.replaceChildren(label, frameBox);
+  await showDigest(s.product, recent[0], frameBox);
 }
 
 // --- wiring ------------------------------------------------------------------------------
