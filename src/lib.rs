@@ -169,6 +169,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             let require_keywords = match s {
                 SourceConfig::File(f) => f.require_keywords,
                 SourceConfig::Rss(_) | SourceConfig::Hn(_) | SourceConfig::Mastodon(_) => true,
+                SourceConfig::AppStore(a) => a.require_keywords,
             };
             let task = SourceTask {
                 source: sources::build(s, fetcher.clone(), config.fetch.max_items_per_fetch),

@@ -698,6 +698,42 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
                 }
+                SourceConfig::AppStore(ac) => {
+                    if ac.app_id.is_empty() || !ac.app_id.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(invalid(
+                            text,
+                            &skey("app_id"),
+                            format!(
+                                "`{}` is not an app id (digits, as in …/id1234567890)",
+                                ac.app_id
+                            ),
+                        ));
+                    }
+                    if ac.countries.is_empty()
+                        || ac
+                            .countries
+                            .iter()
+                            .any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_lowercase()))
+                    {
+                        return Err(invalid(
+                            text,
+                            &skey("countries"),
+                            "list two-letter lowercase storefront codes like \"us\"",
+                        ));
+                    }
+                    if !(1..=10).contains(&ac.max_pages) {
+                        return Err(invalid(
+                            text,
+                            &skey("max_pages"),
+                            "must be 1 to 10 (Apple serves no more)",
+                        ));
+                    }
+                    let ok = url::Url::parse(&ac.base_url)
+                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
+                    }
+                }
             }
             sources.push(s);
         }
@@ -922,6 +958,31 @@ interval_secs = 60
         ))
         .unwrap();
         assert_eq!(c.digest.timezone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn web_source_kinds_are_checked_key_by_key() {
+        let case = |src: &str| {
+            load_str(&format!("{MINIMAL}\n[[products.sources]]\n{src}"))
+                .map(|_| String::new())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        let e =
+            case("kind = \"mastodon\"\ninstances = [\"https://m.example\"]\ntags = [\"#acme\"]\n");
+        assert!(e.contains("products[0].sources[1].tags"), "{e}");
+        let e = case("kind = \"mastodon\"\ninstances = [\"m.example\"]\ntags = [\"acme\"]\n");
+        assert!(e.contains("sources[1].instances"), "{e}");
+        let e = case("kind = \"appstore\"\napp_id = \"id123\"\n");
+        assert!(e.contains("sources[1].app_id"), "{e}");
+        let e = case("kind = \"appstore\"\napp_id = \"123\"\ncountries = [\"USA\"]\n");
+        assert!(e.contains("sources[1].countries"), "{e}");
+        let e = case("kind = \"hn\"\nquery = \"acme\"\ntags = [\"poll\"]\n");
+        assert!(e.contains("sources[1].tags"), "{e}");
+        assert_eq!(case("kind = \"appstore\"\napp_id = \"123\"\n"), "");
+        assert_eq!(
+            case("kind = \"mastodon\"\ninstances = [\"https://m.example\"]\ntags = [\"acme_phone\"]\n"),
+            ""
+        );
     }
 
     #[test]

@@ -466,6 +466,42 @@ pub enum SourceConfig {
     Hn(HnSourceConfig),
     /// Mastodon hashtag timelines on a list of instances.
     Mastodon(MastodonSourceConfig),
+    /// Apple App Store customer reviews of one app, per country.
+    #[serde(rename = "appstore")]
+    AppStore(AppStoreSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppStoreSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// The app's numeric id (the digits after `id` in its App Store URL).
+    pub app_id: String,
+    /// Two-letter storefront codes, e.g. ["us", "de"].
+    #[serde(default = "default_countries")]
+    pub countries: Vec<String>,
+    /// Pages of 50 read per country (Apple serves at most 10).
+    #[serde(default = "default_appstore_pages")]
+    pub max_pages: u32,
+    /// Reviews of an app rarely name it: by default every review is kept.
+    #[serde(default)]
+    pub require_keywords: bool,
+    /// The feed's base URL (tests point it at a local server).
+    #[serde(default = "default_appstore_base")]
+    pub base_url: String,
+}
+
+fn default_countries() -> Vec<String> {
+    vec!["us".into()]
+}
+fn default_appstore_pages() -> u32 {
+    10
+}
+fn default_appstore_base() -> String {
+    "https://itunes.apple.com".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -618,6 +654,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::AppStore(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -639,6 +679,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::AppStore(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -648,6 +692,7 @@ impl SourceConfig {
             SourceConfig::Rss(c) => &c.name,
             SourceConfig::Hn(c) => &c.name,
             SourceConfig::Mastodon(c) => &c.name,
+            SourceConfig::AppStore(c) => &c.name,
         }
     }
 
@@ -657,6 +702,7 @@ impl SourceConfig {
             SourceConfig::Rss(_) => "rss",
             SourceConfig::Hn(_) => "hn",
             SourceConfig::Mastodon(_) => "mastodon",
+            SourceConfig::AppStore(_) => "appstore",
         }
     }
 

@@ -2,6 +2,7 @@
 //! they all share. Sources never touch the store: they return items and a cursor, and the
 //! pipeline decides what to keep and when the cursor may advance.
 
+pub mod appstore;
 pub mod fetch;
 pub mod file;
 pub mod hn;
@@ -86,6 +87,9 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Hn(c) => Box::new(hn::HnSource::new(c.clone(), fetcher, max_items)),
         SourceConfig::Mastodon(c) => {
             Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
+        }
+        SourceConfig::AppStore(c) => {
+            Box::new(appstore::AppStoreSource::new(c.clone(), fetcher, max_items))
         }
     }
 }

@@ -245,3 +245,85 @@ async fn mastodon_pages_by_link_header_keeps_originals_once_and_resumes() {
         SourceError::Parse { .. }
     ));
 }
+
+#[tokio::test]
+async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
+    use cxpulse::config::raw::AppStoreSourceConfig;
+    use cxpulse::sources::appstore::AppStoreSource;
+
+    let srv = FixtureServer::start().await;
+    let page = |cc: &str, n: u32| {
+        format!("/{cc}/rss/customerreviews/page={n}/id=1234567890/sortby=mostrecent/json")
+    };
+    let file = |f: &str| fixture(&format!("appstore/{f}"));
+    srv.script(&page("us", 1), vec![Reply::ok(file("us_page1.json"))]);
+    // Page 2 holds one review: `entry` is an object, not an array. Page 3 has no `entry`.
+    srv.script(&page("us", 2), vec![Reply::ok(file("us_page2.json"))]);
+    srv.script(&page("us", 3), vec![Reply::ok(file("us_page3.json"))]);
+    srv.script(&page("de", 1), vec![Reply::ok(file("us_page3.json"))]);
+    let a = AppStoreSource::new(
+        AppStoreSourceConfig {
+            name: "ios".into(),
+            interval_secs: 3600,
+            app_id: "1234567890".into(),
+            countries: vec!["us".into(), "de".into()],
+            max_pages: 10,
+            require_keywords: false,
+            base_url: srv.url(""),
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = a.poll(None).await.unwrap();
+    for n in 1..=3 {
+        assert_eq!(srv.seen(&page("us", n)).len(), 1, "page {n}");
+    }
+    assert!(
+        srv.seen(&page("us", 4)).is_empty(),
+        "a page without entries ends it"
+    );
+    assert_eq!(srv.seen(&page("de", 1)).len(), 1);
+    let got: Vec<(&str, Option<f32>)> = poll
+        .items
+        .iter()
+        .map(|i| (i.external_id.as_str(), i.rating))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("us:11900000003", Some(0.0)),
+            ("us:11900000002", Some(1.0)),
+            ("us:11800000000", Some(0.5))
+        ],
+        "the app's own entry is not a review"
+    );
+    assert_eq!(poll.skipped, 1, "the review rated \"six\"");
+    let first = &poll.items[0];
+    assert_eq!(
+        first.text,
+        "Since the update the app crashes every time I open the camera settings. Useless & frustrating."
+    );
+    assert_eq!(first.title.as_deref(), Some("Crashes since 3.1"));
+    assert_eq!(first.author.as_deref(), Some("nightowl_77"));
+    assert_eq!(first.channel.as_deref(), Some("appstore-us"));
+    assert_eq!(
+        first.published_ms,
+        Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-21T08:02:03Z")
+                .unwrap()
+                .timestamp_millis()
+        )
+    );
+
+    // The next poll stops at the first review it already has: one request, nothing new.
+    let cursor = poll.cursor.expect("cursor advanced");
+    let again = a.poll(Some(&cursor)).await.unwrap();
+    assert!(again.items.is_empty() && again.cursor.is_none());
+    assert_eq!(srv.seen(&page("us", 1)).len(), 2);
+    assert_eq!(srv.seen(&page("us", 2)).len(), 1);
+
+    // A body over the size cap is refused, not parsed.
+    srv.script(&page("us", 1), vec![Reply::ok(vec![b' '; 200_000])]);
+    let err = a.poll(Some(&cursor)).await.unwrap_err();
+    assert_eq!(err.reason(), "too_large", "{err}");
+}
