@@ -46,6 +46,10 @@ pub enum FetchError {
     Connect { url: String, message: String },
     #[error("{url}: {message}")]
     Transport { url: String, message: String },
+    /// The server answered with a captcha, a login wall or an "access denied" page instead of
+    /// content: never parsed as posts.
+    #[error("{url}: the site answered with a {what} page instead of content")]
+    Blocked { url: String, what: &'static str },
 }
 
 impl FetchError {
@@ -60,6 +64,7 @@ impl FetchError {
             FetchError::Timeout { .. } => "timeout",
             FetchError::Connect { .. } => "unreachable",
             FetchError::Transport { .. } => "transport",
+            FetchError::Blocked { what, .. } => what,
         }
     }
 
@@ -312,6 +317,10 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
+        if let Some(what) = blocked_page(&bytes) {
+            self.count(url, what);
+            return Err(FetchError::Blocked { url: key, what });
+        }
         if validators.etag.is_some() || validators.last_modified.is_some() {
             self.validators
                 .lock()
@@ -419,6 +428,57 @@ fn header_str(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String
     h.get(name)?.to_str().ok().map(str::to_string)
 }
 
+/// What kind of wall an HTML body is (`captcha`, `login_wall`, `access_denied`), if it is one.
+/// Only HTML documents are looked at, and only at their title and at markup that challenge
+/// pages use, so a review that merely mentions a captcha is still content.
+pub fn blocked_page(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(32 * 1024)];
+    let doc = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let start = doc.trim_start();
+    if !(start.starts_with("<!doctype html") || start.starts_with("<html")) {
+        return None;
+    }
+    let title = doc
+        .split_once("<title")
+        .and_then(|(_, r)| r.split_once('>'))
+        .and_then(|(_, r)| r.split_once("</title"))
+        .map(|(t, _)| t.trim().to_string())
+        .unwrap_or_default();
+    let title_has = |ws: &[&str]| ws.iter().any(|w| title.contains(w));
+    let markup = [
+        "g-recaptcha",
+        "h-captcha",
+        "cf-challenge",
+        "cf_chl_",
+        "challenge-platform",
+        "px-captcha",
+        "captcha-delivery",
+    ];
+    if title_has(&[
+        "just a moment",
+        "attention required",
+        "are you a robot",
+        "verify you are human",
+        "captcha",
+        "security check",
+    ]) || markup.iter().any(|m| doc.contains(m))
+    {
+        return Some("captcha");
+    }
+    if title_has(&[
+        "access denied",
+        "403 forbidden",
+        "request blocked",
+        "you have been blocked",
+    ]) {
+        return Some("access_denied");
+    }
+    if title_has(&["log in", "login", "sign in", "sign-in"]) && doc.contains("type=\"password\"") {
+        return Some("login_wall");
+    }
+    None
+}
+
 /// The target of `rel="next"` in an RFC 8288 `Link` header value.
 pub fn parse_next_link(v: &str) -> Option<String> {
     v.split(',').find_map(|part| {
@@ -472,6 +532,41 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn walls_are_recognised_and_reviews_mentioning_them_are_not() {
+        let page = |title: &str, body: &str| {
+            format!("<!DOCTYPE html><html><head><title>{title}</title></head><body>{body}</body></html>")
+        };
+        assert_eq!(
+            blocked_page(page("Just a moment...", "").as_bytes()),
+            Some("captcha")
+        );
+        assert_eq!(
+            blocked_page(page("Reviews", "<div class=\"g-recaptcha\"></div>").as_bytes()),
+            Some("captcha")
+        );
+        assert_eq!(
+            blocked_page(page("Access Denied", "").as_bytes()),
+            Some("access_denied")
+        );
+        assert_eq!(
+            blocked_page(page("Log in to continue", "<input type=\"password\">").as_bytes()),
+            Some("login_wall")
+        );
+        assert_eq!(
+            blocked_page(
+                page(
+                    "Acme Phone reviews",
+                    "The captcha at checkout was annoying."
+                )
+                .as_bytes()
+            ),
+            None
+        );
+        assert_eq!(blocked_page(b"{\"title\": \"Just a moment\"}"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -228,7 +228,7 @@ async fn faulty_feeds_are_skipped_counted_and_retried() {
     );
     assert_eq!(
         source(&v, "captcha")["last_error"]["reason"],
-        "parse",
+        "captcha",
         "{v:#}"
     );
     assert!(source(&v, "broken")["backoff_secs"].as_u64().is_some());

@@ -235,10 +235,18 @@ async fn mastodon_pages_by_link_header_keeps_originals_once_and_resumes() {
     let ignored = m.poll(Some(&cursor)).await.unwrap();
     assert!(ignored.items.is_empty());
 
-    // A broken page is a parse error, counted by the scheduler like any other.
+    // A challenge page instead of JSON is reported as such, never parsed; a broken body is a
+    // parse error.
     srv.script(
         a,
-        vec![Reply::ok(b"<html>Just a moment...</html>".to_vec())],
+        vec![Reply::ok(
+            b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title></head><body><div id=\"challenge-platform\"></div></body></html>".to_vec(),
+        )],
+    );
+    assert_eq!(m.poll(Some(&cursor)).await.unwrap_err().reason(), "captcha");
+    srv.script(
+        a,
+        vec![Reply::ok(b"[{\"id\": \"120\", \"content\": ".to_vec())],
     );
     assert!(matches!(
         m.poll(Some(&cursor)).await.unwrap_err(),
