@@ -60,6 +60,9 @@ pub enum Command {
     Posts(PostsArgs),
     /// Export a product's posts with their scores
     Export(ExportArgs),
+    /// Poll a product's sources once, now, and print what they found; stores it unless
+    /// --dry-run (which also works while the daemon runs)
+    Fetch(FetchArgs),
     /// Check that the store's aggregates equal a recount from its posts
     Verify,
     /// Delete a person's posts (--author) or single posts (--post), with their share of every
@@ -71,6 +74,22 @@ pub enum Command {
     /// Measure the authenticity layer: the genuineness score on labelled reviews, and campaign
     /// detection on a 60-day stream with injected campaigns (the numbers of BENCHMARKS.md)
     EvalAuthenticity(EvalAuthenticityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Product id from the config
+    #[arg(long)]
+    pub product: String,
+    /// Only this source [default: every source of the product]
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Print what the sources return without storing anything (and without moving cursors)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: one JSON object per item instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +440,11 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None, a.model.as_ref())?;
             init_logging(&cfg);
             runtime()?.block_on(eval_authenticity(cfg, a))
+        }
+        Command::Fetch(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            init_logging(&cfg);
+            runtime()?.block_on(fetch_now(cfg, a))
         }
         Command::Forget(a) => {
             let cfg = load_config(&cli, None, None)?;
@@ -876,6 +900,148 @@ fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> {
             .unwrap_or_else(|| "-".into())
     )
     .context("writing")?;
+    Ok(())
+}
+
+async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
+    let product = cfg
+        .product(&a.product)
+        .ok_or_else(|| usage(anyhow!("unknown product `{}`", a.product)))?
+        .clone();
+    let sources: Vec<&crate::config::SourceConfig> = product
+        .sources
+        .iter()
+        .filter(|s| a.source.as_deref().is_none_or(|n| n == s.name()))
+        .collect();
+    if sources.is_empty() {
+        return Err(usage(anyhow!(
+            "product `{}` has no source{}",
+            product.id,
+            a.source
+                .as_deref()
+                .map(|n| format!(" named `{n}`"))
+                .unwrap_or_default()
+        )));
+    }
+    let metrics = Arc::new(Metrics::new());
+    let fetcher = Arc::new(
+        crate::sources::Fetcher::new(cfg.fetch.clone(), metrics.clone())
+            .map_err(|e| anyhow!("cannot build the HTTP client: {e}"))?,
+    );
+    // A dry run reads the stored cursors when it can, and goes on without them while the
+    // daemon holds the store; a real fetch needs the store.
+    let store = match Store::open(&cfg.storage.path) {
+        Ok(s) => Some(s),
+        Err(crate::store::StoreError::Locked { .. }) if a.dry_run => {
+            eprintln!("(the daemon holds the store: polling without stored cursors)");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pipeline = match (&store, a.dry_run) {
+        (Some(store), false) => {
+            let model = cfg.model.clone();
+            let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+                .await
+                .context("model thread")??;
+            store.register_slots(&classifier.spec().slots())?;
+            let (c, st, m) = (cfg.clone(), store.clone(), metrics.clone());
+            Some(
+                tokio::task::spawn_blocking(move || Pipeline::new(&c, classifier, st, m))
+                    .await
+                    .context("authenticity index")??,
+            )
+        }
+        _ => None,
+    };
+    let matcher = crate::relevance::Matcher::new(&product.keywords, &product.exclusions);
+    let mut failed = 0;
+    for sc in sources {
+        let source = crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch);
+        let name = sc.name().to_string();
+        let mut totals = crate::pipeline::IngestReport::default();
+        let mut skipped = 0;
+        loop {
+            let cursor = match &store {
+                Some(s) => s.cursor(&name)?,
+                None => None,
+            };
+            let poll = match source.poll(cursor.as_deref()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    println!("{name}: error ({}): {e}", e.reason());
+                    failed += 1;
+                    break;
+                }
+            };
+            skipped += poll.skipped;
+            let Some(p) = &pipeline else {
+                for item in &poll.items {
+                    let relevant = !sc.require_keywords()
+                        || matcher.matches(&item.text)
+                        || item.title.as_deref().is_some_and(|t| matcher.matches(t));
+                    if a.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"source": name, "external_id": item.external_id, "url": item.url,
+                                   "author": item.author, "published": item.published_ms.map(crate::timeutil::format_ms),
+                                   "title": item.title, "text": item.text, "rating": item.rating,
+                                   "channel": item.channel, "relevant": relevant})
+                        );
+                    } else {
+                        let excerpt: String = item.text.chars().take(90).collect();
+                        println!(
+                            "{name}\t{}\t{}\t{}\t{}",
+                            item.published_ms
+                                .map(crate::timeutil::format_ms)
+                                .unwrap_or_else(|| "-".into()),
+                            if relevant { "relevant" } else { "irrelevant" },
+                            item.external_id,
+                            excerpt.replace(['\n', '\t'], " ")
+                        );
+                    }
+                }
+                totals.received += poll.items.len();
+                break;
+            };
+            let more = poll.more;
+            let update = poll.cursor.map(|value| crate::pipeline::CursorUpdate {
+                key: name.clone(),
+                value,
+            });
+            let r = p
+                .process(
+                    &product.id,
+                    &name,
+                    poll.items,
+                    sc.require_keywords(),
+                    update,
+                )
+                .await
+                .map_err(|e| anyhow!("{name}: {e}"))?;
+            totals.received += r.received;
+            totals.stored += r.stored;
+            totals.duplicates += r.duplicates;
+            totals.irrelevant += r.irrelevant;
+            if !more {
+                break;
+            }
+        }
+        if pipeline.is_some() {
+            println!(
+                "{name}: {} fetched, {} stored, {} duplicates, {} irrelevant, {skipped} skipped",
+                totals.received, totals.stored, totals.duplicates, totals.irrelevant
+            );
+        } else if !a.json {
+            println!(
+                "{name}: {} items (dry run: nothing stored), {skipped} skipped",
+                totals.received
+            );
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} source(s) failed").into());
+    }
     Ok(())
 }
 

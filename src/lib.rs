@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier::{Classifier, ClassifierError};
-use crate::config::{Config, SourceConfig};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::scheduler::{HealthMap, SourceTask};
@@ -166,11 +166,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let mut source_tasks = Vec::new();
     for p in &config.products {
         for s in &p.sources {
-            let require_keywords = match s {
-                SourceConfig::File(f) => f.require_keywords,
-                SourceConfig::Rss(_) | SourceConfig::Hn(_) | SourceConfig::Mastodon(_) => true,
-                SourceConfig::AppStore(a) => a.require_keywords,
-            };
+            let require_keywords = s.require_keywords();
             let task = SourceTask {
                 source: sources::build(s, fetcher.clone(), config.fetch.max_items_per_fetch),
                 product: p.id.clone(),

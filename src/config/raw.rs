@@ -686,6 +686,16 @@ impl SourceConfig {
         }
     }
 
+    /// Whether items must mention a product keyword to be kept: web sources yes; an export or
+    /// an app's reviews only when configured so.
+    pub fn require_keywords(&self) -> bool {
+        match self {
+            SourceConfig::File(f) => f.require_keywords,
+            SourceConfig::AppStore(a) => a.require_keywords,
+            SourceConfig::Rss(_) | SourceConfig::Hn(_) | SourceConfig::Mastodon(_) => true,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::File(c) => &c.name,

@@ -587,3 +587,71 @@ fn forget_deletes_a_persons_posts_only_with_yes() {
     let (code, _, err) = cx(cfg, "forget --product nope --author x");
     assert_eq!(code, 2, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_polls_once_and_dry_run_stores_nothing() {
+    let srv = FixtureServer::start().await;
+    let path = "/api/v1/search_by_date";
+    let page = |f: &str| Reply::ok(fixture(&format!("hn/{f}")));
+    srv.script(path, vec![page("page0.json"), page("page1.json")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "\n[[products.sources]]\nkind = \"hn\"\nname = \"hn\"\nquery = \"Acme Phone\"\nbase_url = \"{}\"\n",
+            srv.url("")
+        ),
+    );
+    let cfg = cfg.to_str().unwrap().to_string();
+    let cx_async = |args: &'static str| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || cx(&cfg, args))
+    };
+
+    let (code, out, err) = cx_async("fetch --product acme-phone --dry-run")
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("hn\t")).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines.iter().any(|l| l.contains("\tirrelevant\t41000040\t")),
+        "{out}"
+    );
+    assert!(
+        out.contains("hn: 4 items (dry run: nothing stored), 1 skipped"),
+        "{out}"
+    );
+    let (_, out, _) = cx_async("verify").await.unwrap();
+    assert!(out.contains("0 posts"), "dry run stored nothing: {out}");
+
+    srv.script(path, vec![page("page0.json"), page("page1.json")]);
+    let (code, out, err) = cx_async("fetch --product acme-phone --source hn")
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("hn: 4 fetched, 3 stored, 0 duplicates, 1 irrelevant, 1 skipped"),
+        "{out}"
+    );
+    // The cursor moved: the next request asks from the newest stored second on.
+    srv.script(path, vec![page("page0.json"), page("page1.json")]);
+    let (code, out, _) = cx_async("fetch --product acme-phone").await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("3 duplicates"), "{out}");
+    assert!(srv
+        .seen(path)
+        .last()
+        .unwrap()
+        .query
+        .contains("created_at_i%3E%3D1763633702"));
+
+    let (code, _, err) = cx_async("fetch --product acme-phone --source nope")
+        .await
+        .unwrap();
+    assert_eq!(code, 2, "{err}");
+    srv.script(path, vec![Reply::status(404)]);
+    let (code, out, _) = cx_async("fetch --product acme-phone").await.unwrap();
+    assert_eq!(code, 1);
+    assert!(out.contains("hn: error (http_4xx)"), "{out}");
+}
