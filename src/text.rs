@@ -123,6 +123,71 @@ pub fn decode_entities(s: &str) -> String {
     out
 }
 
+/// Plain text of Markdown as forums write it (Lemmy): links and images become their text,
+/// emphasis, headings, quotes and code marks go, `::: spoiler title` fences keep their content,
+/// and regex-free so hostile input costs linear time.
+pub fn markdown_to_text(md: &str) -> String {
+    let mut lines = Vec::new();
+    for line in md.lines() {
+        let t = line.trim_start();
+        if t.starts_with(":::") {
+            // `::: spoiler Title` opens a block (its title is text), `:::` closes it.
+            let rest = t.trim_start_matches(':').trim();
+            let rest = rest.strip_prefix("spoiler").unwrap_or(rest).trim();
+            if !rest.is_empty() {
+                lines.push(rest.to_string());
+            }
+            continue;
+        }
+        let t = t
+            .trim_start_matches('#')
+            .trim_start_matches('>')
+            .trim_start();
+        let t = t
+            .strip_prefix("- ")
+            .or_else(|| t.strip_prefix("* "))
+            .unwrap_or(t);
+        lines.push(inline_markdown(t));
+    }
+    normalise_ws(&decode_entities(&lines.join("\n")))
+}
+
+/// `[text](url)` and `![alt](url)` → text; `*`, `_`, `` ` ``, `~~` marks dropped.
+fn inline_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '!' if s[i + 1..].starts_with('[') => {}
+            '[' => {
+                // A link: keep its text, skip `(url)` right after `]`.
+                if let Some(close) = s[i + 1..].find(']') {
+                    let text = &s[i + 1..i + 1 + close];
+                    let after = i + 1 + close + 1;
+                    if s[after..].starts_with('(') {
+                        if let Some(paren) = s[after..].find(')') {
+                            out.push_str(&inline_markdown(text));
+                            let end = after + paren + 1;
+                            while chars.peek().is_some_and(|(k, _)| *k < end) {
+                                chars.next();
+                            }
+                            continue;
+                        }
+                    }
+                }
+                out.push(c);
+            }
+            '*' | '`' => {}
+            '_' if i == 0
+                || !s[..i].ends_with(|p: char| p.is_alphanumeric())
+                || !s[i + 1..].starts_with(|n: char| n.is_alphanumeric()) => {}
+            '~' if s[i + 1..].starts_with('~') || s[..i].ends_with('~') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Collapses runs of spaces and tabs, keeps single line breaks, trims, drops control characters.
 pub fn normalise_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -176,6 +241,15 @@ mod tests {
             "with the #AcmePhone: great\nnext"
         );
         assert_eq!(decode_entities("&#8217;&#x27;&bogus; &"), "’'&bogus; &");
+    }
+
+    #[test]
+    fn markdown_becomes_text() {
+        assert_eq!(
+            markdown_to_text("## Verdict\n> quoted **bold** and _it_ and `code`\n- see [the review](https://x.example/r) ![pic](https://x/p.png)\n::: spoiler Battery\nlasts ~~one~~ two days, snake_case stays\n:::"),
+            "Verdict\nquoted bold and it and code\nsee the review pic\nBattery\nlasts one two days, snake_case stays"
+        );
+        assert_eq!(markdown_to_text("a [b](c"), "a [b](c");
     }
 
     #[test]

@@ -698,6 +698,39 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
                 }
+                SourceConfig::Lemmy(lc) => {
+                    if lc.instances.is_empty() {
+                        return Err(invalid(
+                            text,
+                            &skey("instances"),
+                            "name at least one instance",
+                        ));
+                    }
+                    for i in &lc.instances {
+                        let ok = url::Url::parse(i)
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                        if !ok {
+                            return Err(invalid(
+                                text,
+                                &skey("instances"),
+                                format!("`{i}` is not an http(s) URL like https://lemmy.world"),
+                            ));
+                        }
+                    }
+                    if lc.query.trim().is_empty() {
+                        return Err(invalid(text, &skey("query"), "must not be empty"));
+                    }
+                    if !matches!(lc.search_type.as_str(), "All" | "Posts" | "Comments") {
+                        return Err(invalid(
+                            text,
+                            &skey("search_type"),
+                            "must be `All`, `Posts` or `Comments`",
+                        ));
+                    }
+                    if !(1..=20).contains(&lc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
+                    }
+                }
                 SourceConfig::AppStore(ac) => {
                     if ac.app_id.is_empty() || !ac.app_id.bytes().all(|b| b.is_ascii_digit()) {
                         return Err(invalid(

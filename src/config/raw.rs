@@ -469,6 +469,34 @@ pub enum SourceConfig {
     /// Apple App Store customer reviews of one app, per country.
     #[serde(rename = "appstore")]
     AppStore(AppStoreSourceConfig),
+    /// Lemmy posts and comments matching a query, on a list of instances.
+    Lemmy(LemmySourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LemmySourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Instance base URLs, e.g. "https://lemmy.world".
+    pub instances: Vec<String>,
+    /// Search words (Lemmy's full-text search; keywords and exclusions still decide).
+    pub query: String,
+    /// `All` (default), `Posts` or `Comments`.
+    #[serde(default = "default_lemmy_type")]
+    pub search_type: String,
+    /// Most pages (50 results each) read per instance per poll.
+    #[serde(default = "default_mastodon_pages")]
+    pub max_pages: u32,
+    /// Look back this far on the first poll.
+    #[serde(default = "default_hn_backfill")]
+    pub backfill_days: u32,
+}
+
+fn default_lemmy_type() -> String {
+    "All".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -658,6 +686,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::Lemmy(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -683,6 +715,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Lemmy(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -692,7 +728,10 @@ impl SourceConfig {
         match self {
             SourceConfig::File(f) => f.require_keywords,
             SourceConfig::AppStore(a) => a.require_keywords,
-            SourceConfig::Rss(_) | SourceConfig::Hn(_) | SourceConfig::Mastodon(_) => true,
+            SourceConfig::Rss(_)
+            | SourceConfig::Hn(_)
+            | SourceConfig::Mastodon(_)
+            | SourceConfig::Lemmy(_) => true,
         }
     }
 
@@ -703,6 +742,7 @@ impl SourceConfig {
             SourceConfig::Hn(c) => &c.name,
             SourceConfig::Mastodon(c) => &c.name,
             SourceConfig::AppStore(c) => &c.name,
+            SourceConfig::Lemmy(c) => &c.name,
         }
     }
 
@@ -713,6 +753,7 @@ impl SourceConfig {
             SourceConfig::Hn(_) => "hn",
             SourceConfig::Mastodon(_) => "mastodon",
             SourceConfig::AppStore(_) => "appstore",
+            SourceConfig::Lemmy(_) => "lemmy",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod appstore;
 pub mod fetch;
 pub mod file;
 pub mod hn;
+pub mod lemmy;
 pub mod mastodon;
 pub mod rss;
 
@@ -88,6 +89,7 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Mastodon(c) => {
             Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
         }
+        SourceConfig::Lemmy(c) => Box::new(lemmy::LemmySource::new(c.clone(), fetcher, max_items)),
         SourceConfig::AppStore(c) => {
             Box::new(appstore::AppStoreSource::new(c.clone(), fetcher, max_items))
         }

@@ -335,3 +335,101 @@ async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
     let err = a.poll(Some(&cursor)).await.unwrap_err();
     assert_eq!(err.reason(), "too_large", "{err}");
 }
+
+#[tokio::test]
+async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
+    use cxpulse::config::raw::LemmySourceConfig;
+    use cxpulse::sources::lemmy::LemmySource;
+
+    let srv = FixtureServer::start().await;
+    let path = "/a/api/v3/search";
+    let file = |f: &str| Reply::ok(fixture(&format!("lemmy/{f}")));
+    let empty = || {
+        Reply::ok(
+            br#"{"type_":"All","comments":[],"posts":[],"communities":[],"users":[]}"#.to_vec(),
+        )
+    };
+    srv.script(
+        path,
+        vec![
+            file("search_page1.json"),
+            file("search_page2_old.json"),
+            empty(),
+        ],
+    );
+    let l = LemmySource::new(
+        LemmySourceConfig {
+            name: "lemmy".into(),
+            interval_secs: 900,
+            instances: vec![srv.url("/a")],
+            query: "Acme Phone".into(),
+            search_type: "All".into(),
+            max_pages: 5,
+            backfill_days: 3650,
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = l.poll(None).await.unwrap();
+    let seen = srv.seen(path);
+    assert_eq!(seen.len(), 3, "an empty page ends the search");
+    assert!(seen[0].query.contains("sort=New") && seen[0].query.contains("q=Acme+Phone"));
+    let got: Vec<(&str, &str)> = poll
+        .items
+        .iter()
+        .map(|i| (i.external_id.as_str(), i.text.as_str()))
+        .collect();
+    assert_eq!(
+        got[..3],
+        [
+            (
+                "https://lemmy.a.example/post/501",
+                "Verdict\nsolid, but the update broke Bluetooth"
+            ),
+            (
+                "https://lemmy.a.example/comment/9002",
+                "Mine too. The Acme Phone camera is great but\nbattery rant\nit drains ~30% overnight, see my log"
+            ),
+            (
+                "https://lemmy.a.example/comment/9001",
+                "Acme Phone support replaced mine in two days."
+            ),
+        ],
+        "removed and deleted items are not posts"
+    );
+    assert_eq!(poll.items.len(), 4);
+    assert_eq!(
+        poll.items[0].title.as_deref(),
+        Some("Acme Phone 3 after a month")
+    );
+    assert_eq!(
+        poll.items[1].author.as_deref(),
+        Some("https://lemmy.a.example/u/ben")
+    );
+    assert_eq!(poll.items[1].channel.as_deref(), Some("lemmy/phones"));
+    // A time without zone is UTC.
+    assert_eq!(
+        poll.items[2].published_ms,
+        Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-21T08:00:00.123Z")
+                .unwrap()
+                .timestamp_millis()
+        )
+    );
+
+    // Next poll: only what is at least as new as the newest stored item.
+    let cursor = poll.cursor.expect("cursor advanced");
+    srv.script(
+        path,
+        vec![file("search_page1.json"), file("search_page2_old.json")],
+    );
+    let again = l.poll(Some(&cursor)).await.unwrap();
+    assert_eq!(srv.seen(path).len(), 5, "a page with nothing newer ends it");
+    let ids: Vec<&str> = again.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["https://lemmy.a.example/comment/9002"],
+        "its second is asked again; the pipeline skips it by id"
+    );
+    assert!(again.cursor.is_none());
+}
