@@ -698,6 +698,34 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
                 }
+                SourceConfig::Jsonld(jc) => {
+                    if jc.urls.is_empty() {
+                        return Err(invalid(text, &skey("urls"), "name at least one page"));
+                    }
+                    for u in &jc.urls {
+                        let ok = url::Url::parse(u)
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                        if !ok {
+                            return Err(invalid(
+                                text,
+                                &skey("urls"),
+                                format!("`{u}` is not an http(s) URL"),
+                            ));
+                        }
+                    }
+                    if let Some(sel) = &jc.next_selector {
+                        if scraper::Selector::parse(sel).is_err() {
+                            return Err(invalid(
+                                text,
+                                &skey("next_selector"),
+                                format!("`{sel}` is not a CSS selector"),
+                            ));
+                        }
+                    }
+                    if !(1..=50).contains(&jc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 50"));
+                    }
+                }
                 SourceConfig::Lemmy(lc) => {
                     if lc.instances.is_empty() {
                         return Err(invalid(

@@ -471,6 +471,32 @@ pub enum SourceConfig {
     AppStore(AppStoreSourceConfig),
     /// Lemmy posts and comments matching a query, on a list of instances.
     Lemmy(LemmySourceConfig),
+    /// Product pages with schema.org `Review` markup (JSON-LD or microdata).
+    Jsonld(JsonLdSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonLdSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Product or review pages (robots.txt is honoured for each).
+    pub urls: Vec<String>,
+    /// CSS selector of the link to the next page of reviews, e.g. "a[rel=next]".
+    #[serde(default)]
+    pub next_selector: Option<String>,
+    /// Most pages read from each URL per poll.
+    #[serde(default = "default_jsonld_pages")]
+    pub max_pages: u32,
+    /// Reviews on a product's own page rarely repeat its name: kept unless this is set.
+    #[serde(default)]
+    pub require_keywords: bool,
+}
+
+fn default_jsonld_pages() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -690,6 +716,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::Jsonld(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -719,6 +749,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Jsonld(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -728,6 +762,7 @@ impl SourceConfig {
         match self {
             SourceConfig::File(f) => f.require_keywords,
             SourceConfig::AppStore(a) => a.require_keywords,
+            SourceConfig::Jsonld(j) => j.require_keywords,
             SourceConfig::Rss(_)
             | SourceConfig::Hn(_)
             | SourceConfig::Mastodon(_)
@@ -743,6 +778,7 @@ impl SourceConfig {
             SourceConfig::Mastodon(c) => &c.name,
             SourceConfig::AppStore(c) => &c.name,
             SourceConfig::Lemmy(c) => &c.name,
+            SourceConfig::Jsonld(c) => &c.name,
         }
     }
 
@@ -754,6 +790,7 @@ impl SourceConfig {
             SourceConfig::Mastodon(_) => "mastodon",
             SourceConfig::AppStore(_) => "appstore",
             SourceConfig::Lemmy(_) => "lemmy",
+            SourceConfig::Jsonld(_) => "jsonld",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod appstore;
 pub mod fetch;
 pub mod file;
 pub mod hn;
+pub mod jsonld;
 pub mod lemmy;
 pub mod mastodon;
 pub mod rss;
@@ -88,6 +89,9 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Hn(c) => Box::new(hn::HnSource::new(c.clone(), fetcher, max_items)),
         SourceConfig::Mastodon(c) => {
             Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
+        }
+        SourceConfig::Jsonld(c) => {
+            Box::new(jsonld::JsonLdSource::new(c.clone(), fetcher, max_items))
         }
         SourceConfig::Lemmy(c) => Box::new(lemmy::LemmySource::new(c.clone(), fetcher, max_items)),
         SourceConfig::AppStore(c) => {

@@ -433,3 +433,96 @@ async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
     );
     assert!(again.cursor.is_none());
 }
+
+#[tokio::test]
+async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() {
+    use cxpulse::config::raw::JsonLdSourceConfig;
+    use cxpulse::sources::jsonld::JsonLdSource;
+
+    let srv = FixtureServer::start().await;
+    let html = |f: &str| Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: fixture(&format!("pages/{f}")),
+    };
+    srv.script("/shop/acme-phone-3", vec![html("product_page1.html")]);
+    srv.script("/shop/reviews/2", vec![html("product_page2.html")]);
+    let src = JsonLdSource::new(
+        JsonLdSourceConfig {
+            name: "shop".into(),
+            interval_secs: 3600,
+            urls: vec![srv.url("/shop/acme-phone-3")],
+            next_selector: Some("a[rel=next]".into()),
+            max_pages: 10,
+            require_keywords: false,
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = src.poll(None).await.unwrap();
+    assert_eq!(
+        srv.seen("/shop/acme-phone-3").len(),
+        1,
+        "the pager's loop back is not followed"
+    );
+    assert_eq!(srv.seen("/shop/reviews/2").len(), 1);
+    let got: Vec<(&str, Option<f32>)> = poll
+        .items
+        .iter()
+        .map(|i| (i.external_id.as_str(), i.rating))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "https://shop.example.com/acme-phone-3#review-881",
+                Some(0.75)
+            ),
+            (
+                "https://shop.example.com/acme-phone-3#review-880",
+                Some(0.25)
+            ),
+            (
+                "https://shop.example.com/acme-phone-3#review-879",
+                Some(0.8)
+            ),
+            (
+                "https://shop.example.com/acme-phone-3#review-870",
+                Some(0.0)
+            ),
+        ]
+    );
+    assert_eq!(
+        poll.skipped, 2,
+        "the cut-off JSON-LD block and the review without text"
+    );
+    let first = &poll.items[0];
+    assert_eq!(
+        first.text,
+        "The screen is gorgeous & bright. Battery lasts a day, not two as advertised."
+    );
+    assert_eq!(first.title.as_deref(), Some("Great screen, so-so battery"));
+    assert_eq!(first.author.as_deref(), Some("Priya N."));
+    assert_eq!(poll.items[1].author.as_deref(), Some("Tom"));
+    assert_eq!(poll.items[2].author.as_deref(), Some("Lena"));
+    let micro = &poll.items[3];
+    assert_eq!(micro.author.as_deref(), Some("Joé"));
+    assert_eq!(micro.title.as_deref(), Some("Camera app crashes"));
+    assert_eq!(
+        micro.text,
+        "Since 3.1 the camera app crashes whenever I switch to night mode."
+    );
+    assert_eq!(
+        micro.published_ms,
+        cxpulse::timeutil::parse_time_ms("2026-11-10")
+    );
+    assert_eq!(
+        poll.items[1].published_ms,
+        cxpulse::timeutil::parse_time_ms("2026-11-17T17:20:00Z")
+    );
+
+    // Pages are read again each poll; what the last stored poll saw is not handed on twice.
+    let cursor = poll.cursor.expect("cursor");
+    let again = src.poll(Some(&cursor)).await.unwrap();
+    assert!(again.items.is_empty() && again.cursor.is_none());
+}

@@ -1,0 +1,329 @@
+//! `jsonld` source: reviews on product pages marked up with schema.org `Review`, in JSON-LD
+//! (`@graph`, arrays, `review` nested in a `Product`) and in microdata, following a configured
+//! next-page link.
+//!
+//! Quirks handled: ratings as strings or numbers, normalised with `bestRating`/`worstRating`
+//! (default 5 and 1); authors as strings or `Person` objects; one broken JSON-LD block is
+//! skipped and counted without losing the rest of the page; a paginator that loops is stopped
+//! at the first page seen twice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scraper::{ElementRef, Html, Selector};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::fetch::{FetchKind, Fetched, Fetcher};
+use super::{Poll, Source, SourceError};
+use crate::config::raw::JsonLdSourceConfig;
+use crate::post::RawItem;
+use crate::text;
+
+/// Ids of the reviews of the last stored poll (pages are re-read every poll).
+const MAX_REMEMBERED_IDS: usize = 5000;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct JsonLdCursor {
+    seen: Vec<String>,
+}
+
+/// What one page holds.
+#[derive(Debug, Default)]
+pub struct PageReviews {
+    pub items: Vec<RawItem>,
+    /// Broken JSON-LD blocks and reviews without text.
+    pub skipped: u64,
+    /// The next page's URL, resolved against the page's.
+    pub next: Option<String>,
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("static selector")
+}
+
+fn is_type(v: &Value, t: &str) -> bool {
+    match v.get("@type") {
+        Some(Value::String(s)) => s == t || s.ends_with(&format!("/{t}")),
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(t)),
+        _ => false,
+    }
+}
+
+fn number(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().replace(',', ".").parse().ok(),
+        _ => None,
+    }
+}
+
+/// Rating in 0–1 from value, best and worst (defaults 5 and 1).
+fn normalise_rating(value: f64, best: Option<f64>, worst: Option<f64>) -> Option<f32> {
+    let (best, worst) = (best.unwrap_or(5.0), worst.unwrap_or(1.0));
+    if best <= worst || !(worst..=best).contains(&value) {
+        return None;
+    }
+    Some(((value - worst) / (best - worst)) as f32)
+}
+
+fn string_of(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("name").and_then(Value::as_str).map(str::to_string),
+        Value::Array(a) => string_of(a.first()),
+        _ => None,
+    }
+}
+
+fn item(
+    id: Option<String>,
+    body: Option<String>,
+    title: Option<String>,
+    author: Option<String>,
+    date: Option<String>,
+    rating: Option<f32>,
+    page: &url::Url,
+) -> Option<RawItem> {
+    let body = text::html_to_text(&body?);
+    if body.is_empty() {
+        return None;
+    }
+    let body = text::cap_chars(&body, text::MAX_POST_CHARS).to_string();
+    let author = author
+        .map(|a| text::html_to_text(&a))
+        .filter(|a| !a.is_empty());
+    let published_ms = date.as_deref().and_then(crate::timeutil::parse_time_ms);
+    let external_id = id.unwrap_or_else(|| {
+        let mut h = blake3::Hasher::new();
+        for part in [
+            page.as_str(),
+            author.as_deref().unwrap_or(""),
+            date.as_deref().unwrap_or(""),
+            &body,
+        ] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+        format!("h:{}", &h.finalize().to_hex()[..24])
+    });
+    Some(RawItem {
+        external_id,
+        url: Some(page.to_string()),
+        author,
+        published_ms,
+        title: title
+            .map(|t| text::html_to_text(&t))
+            .filter(|t| !t.is_empty()),
+        text: body,
+        rating,
+        channel: Some("reviews".into()),
+    })
+}
+
+fn review_from_ld(v: &Value, page: &url::Url) -> Option<RawItem> {
+    let r = v.get("reviewRating");
+    let rating = number(r.and_then(|r| r.get("ratingValue"))).and_then(|x| {
+        normalise_rating(
+            x,
+            number(r.and_then(|r| r.get("bestRating"))),
+            number(r.and_then(|r| r.get("worstRating"))),
+        )
+    });
+    item(
+        string_of(v.get("@id")).or_else(|| string_of(v.get("url"))),
+        string_of(v.get("reviewBody")).or_else(|| string_of(v.get("description"))),
+        string_of(v.get("name")).or_else(|| string_of(v.get("headline"))),
+        string_of(v.get("author")),
+        string_of(v.get("datePublished")),
+        rating,
+        page,
+    )
+}
+
+/// Every `Review` in a JSON-LD value, wherever it nests.
+fn collect_ld(v: &Value, page: &url::Url, out: &mut Vec<RawItem>, skipped: &mut u64, depth: u32) {
+    if depth > 16 {
+        return;
+    }
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| collect_ld(x, page, out, skipped, depth + 1)),
+        Value::Object(o) => {
+            if is_type(v, "Review") {
+                match review_from_ld(v, page) {
+                    Some(i) => out.push(i),
+                    None => *skipped += 1,
+                }
+                return;
+            }
+            for (k, x) in o {
+                if k == "@graph" || k == "review" || k == "reviews" || x.is_object() || x.is_array()
+                {
+                    collect_ld(x, page, out, skipped, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value of an itemprop: `content`, `datetime` or `href` attributes first, else text.
+fn prop(scope: ElementRef<'_>, name: &str) -> Option<String> {
+    let s = Selector::parse(&format!("[itemprop~=\"{name}\"]")).ok()?;
+    let e = scope.select(&s).next()?;
+    let v = e.value();
+    v.attr("content")
+        .or_else(|| v.attr("datetime"))
+        .map(str::to_string)
+        .or_else(|| Some(e.text().collect::<Vec<_>>().join(" ")))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn reviews_from_microdata(doc: &Html, page: &url::Url, out: &mut Vec<RawItem>, skipped: &mut u64) {
+    let reviews = sel("[itemscope][itemtype$=\"schema.org/Review\"]");
+    for r in doc.select(&reviews) {
+        let rating_scope = r
+            .select(&sel("[itemprop~=\"reviewRating\"]"))
+            .next()
+            .unwrap_or(r);
+        let num =
+            |n: &str| prop(rating_scope, n).and_then(|s| s.replace(',', ".").parse::<f64>().ok());
+        let rating = num("ratingValue")
+            .and_then(|x| normalise_rating(x, num("bestRating"), num("worstRating")));
+        let author = r
+            .select(&sel("[itemprop~=\"author\"]"))
+            .next()
+            .map(|a| prop(a, "name").unwrap_or_else(|| a.text().collect::<Vec<_>>().join(" ")));
+        let found = item(
+            r.value().attr("itemid").map(str::to_string),
+            prop(r, "reviewBody").or_else(|| prop(r, "description")),
+            prop(r, "name"),
+            author,
+            prop(r, "datePublished"),
+            rating,
+            page,
+        );
+        match found {
+            Some(i) => out.push(i),
+            None => *skipped += 1,
+        }
+    }
+}
+
+/// The reviews of one HTML page, and its next page through `next_selector`.
+pub fn parse_page(html: &str, page: &url::Url, next_selector: Option<&Selector>) -> PageReviews {
+    let doc = Html::parse_document(html);
+    let mut out = PageReviews::default();
+    for script in doc.select(&sel("script[type=\"application/ld+json\"]")) {
+        let raw: String = script.text().collect();
+        match serde_json::from_str::<Value>(raw.trim()) {
+            Ok(v) => collect_ld(&v, page, &mut out.items, &mut out.skipped, 0),
+            Err(_) => out.skipped += 1,
+        }
+    }
+    reviews_from_microdata(&doc, page, &mut out.items, &mut out.skipped);
+    out.next = next_selector
+        .and_then(|s| doc.select(s).next())
+        .and_then(|a| a.value().attr("href"))
+        .and_then(|h| page.join(h).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(String::from);
+    out
+}
+
+pub struct JsonLdSource {
+    cfg: JsonLdSourceConfig,
+    next: Option<Selector>,
+    fetcher: Arc<Fetcher>,
+    max_items: usize,
+}
+
+impl JsonLdSource {
+    pub fn new(cfg: JsonLdSourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Self {
+        // The selector was checked when the config was validated.
+        let next = cfg
+            .next_selector
+            .as_deref()
+            .and_then(|s| Selector::parse(s).ok());
+        JsonLdSource {
+            cfg,
+            next,
+            fetcher,
+            max_items,
+        }
+    }
+}
+
+#[async_trait]
+impl Source for JsonLdSource {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "jsonld"
+    }
+
+    async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
+        let prev: JsonLdCursor = super::decode_cursor(&self.cfg.name, cursor);
+        let known: HashSet<&str> = prev.seen.iter().map(String::as_str).collect();
+        let mut poll = Poll::default();
+        let mut seen_now: Vec<String> = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
+        for start in &self.cfg.urls {
+            let mut visited: HashSet<String> = HashSet::new();
+            let mut url = Some(start.clone());
+            let mut pages = 0;
+            while let Some(u) = url.take() {
+                if pages == self.cfg.max_pages || !visited.insert(u.clone()) {
+                    if pages < self.cfg.max_pages {
+                        tracing::warn!(source = %self.cfg.name, url = %u, "the paginator loops; stopped");
+                    }
+                    break;
+                }
+                pages += 1;
+                let body = match self.fetcher.get(&u, FetchKind::Page).await? {
+                    Fetched::NotModified => break,
+                    Fetched::Fresh(b) => b,
+                };
+                let html = String::from_utf8_lossy(&body.bytes);
+                let parsed = parse_page(&html, &body.url, self.next.as_ref());
+                poll.skipped += parsed.skipped;
+                for i in parsed.items {
+                    if !ids.insert(i.external_id.clone()) {
+                        continue;
+                    }
+                    seen_now.push(i.external_id.clone());
+                    if !known.contains(i.external_id.as_str()) && poll.items.len() < self.max_items
+                    {
+                        poll.items.push(i);
+                    }
+                }
+                url = parsed.next;
+            }
+        }
+        seen_now.truncate(MAX_REMEMBERED_IDS);
+        if seen_now != prev.seen {
+            poll.cursor =
+                Some(serde_json::to_vec(&JsonLdCursor { seen: seen_now }).expect("serialises"));
+        }
+        Ok(poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_normalise_with_their_scale() {
+        assert_eq!(normalise_rating(4.0, None, None), Some(0.75));
+        assert_eq!(normalise_rating(8.0, Some(10.0), Some(0.0)), Some(0.8));
+        assert_eq!(normalise_rating(6.0, None, None), None);
+        assert_eq!(number(Some(&Value::String("4,5".into()))), Some(4.5));
+    }
+}
