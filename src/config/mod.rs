@@ -698,6 +698,49 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
                 }
+                SourceConfig::Selectors(sc) => {
+                    if sc.urls.is_empty() {
+                        return Err(invalid(text, &skey("urls"), "name at least one page"));
+                    }
+                    for u in &sc.urls {
+                        let ok = url::Url::parse(u)
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                        if !ok {
+                            return Err(invalid(
+                                text,
+                                &skey("urls"),
+                                format!("`{u}` is not an http(s) URL"),
+                            ));
+                        }
+                    }
+                    let selectors = [
+                        ("item", Some(&sc.item)),
+                        ("text", Some(&sc.text)),
+                        ("title", sc.title.as_ref()),
+                        ("author", sc.author.as_ref()),
+                        ("rating", sc.rating.as_ref()),
+                        ("date", sc.date.as_ref()),
+                        ("link", sc.link.as_ref()),
+                        ("next_selector", sc.next_selector.as_ref()),
+                    ];
+                    for (k, v) in selectors {
+                        if let Some(v) = v {
+                            if v.trim().is_empty() || scraper::Selector::parse(v).is_err() {
+                                return Err(invalid(
+                                    text,
+                                    &skey(k),
+                                    format!("`{v}` is not a CSS selector"),
+                                ));
+                            }
+                        }
+                    }
+                    if !sc.rating_max.is_finite() || sc.rating_max <= 0.0 {
+                        return Err(invalid(text, &skey("rating_max"), "must be positive"));
+                    }
+                    if !(1..=50).contains(&sc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 50"));
+                    }
+                }
                 SourceConfig::Jsonld(jc) => {
                     if jc.urls.is_empty() {
                         return Err(invalid(text, &skey("urls"), "name at least one page"));

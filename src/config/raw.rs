@@ -473,6 +473,55 @@ pub enum SourceConfig {
     Lemmy(LemmySourceConfig),
     /// Product pages with schema.org `Review` markup (JSON-LD or microdata).
     Jsonld(JsonLdSourceConfig),
+    /// Any review page, through CSS selectors.
+    Selectors(SelectorsSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorsSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Pages to read (robots.txt is honoured for each).
+    pub urls: Vec<String>,
+    /// CSS selector of one review.
+    pub item: String,
+    /// Inside a review: its text (several matches are joined).
+    pub text: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Inside a review: its rating; the first number of its `content`, `data-rating`,
+    /// `aria-label` or `title` attribute, else of its text.
+    #[serde(default)]
+    pub rating: Option<String>,
+    /// The top of the site's rating scale.
+    #[serde(default = "default_rating_max")]
+    pub rating_max: f64,
+    /// Inside a review: its date (`datetime` or `content` attribute, else text).
+    #[serde(default)]
+    pub date: Option<String>,
+    /// chrono format of that date, e.g. "%d.%m.%Y"; default: RFC 3339 and common forms.
+    #[serde(default)]
+    pub date_format: Option<String>,
+    /// Inside a review: a link to it (its `href` becomes the post's URL and id).
+    #[serde(default)]
+    pub link: Option<String>,
+    /// The link to the next page of reviews.
+    #[serde(default)]
+    pub next_selector: Option<String>,
+    #[serde(default = "default_jsonld_pages")]
+    pub max_pages: u32,
+    /// Kept unless this is set (a product's review page rarely repeats its name).
+    #[serde(default)]
+    pub require_keywords: bool,
+}
+
+fn default_rating_max() -> f64 {
+    5.0
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -720,6 +769,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::Selectors(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -753,6 +806,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Selectors(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -763,6 +820,7 @@ impl SourceConfig {
             SourceConfig::File(f) => f.require_keywords,
             SourceConfig::AppStore(a) => a.require_keywords,
             SourceConfig::Jsonld(j) => j.require_keywords,
+            SourceConfig::Selectors(c) => c.require_keywords,
             SourceConfig::Rss(_)
             | SourceConfig::Hn(_)
             | SourceConfig::Mastodon(_)
@@ -779,6 +837,7 @@ impl SourceConfig {
             SourceConfig::AppStore(c) => &c.name,
             SourceConfig::Lemmy(c) => &c.name,
             SourceConfig::Jsonld(c) => &c.name,
+            SourceConfig::Selectors(c) => &c.name,
         }
     }
 
@@ -791,6 +850,7 @@ impl SourceConfig {
             SourceConfig::AppStore(_) => "appstore",
             SourceConfig::Lemmy(_) => "lemmy",
             SourceConfig::Jsonld(_) => "jsonld",
+            SourceConfig::Selectors(_) => "selectors",
         }
     }
 

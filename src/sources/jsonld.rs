@@ -7,37 +7,18 @@
 //! skipped and counted without losing the rest of the page; a paginator that loops is stopped
 //! at the first page seen twice.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use scraper::{ElementRef, Html, Selector};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::fetch::{FetchKind, Fetched, Fetcher};
+use super::fetch::Fetcher;
+use super::pages::{content_id, crawl, next_link, PageReviews};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::JsonLdSourceConfig;
 use crate::post::RawItem;
 use crate::text;
-
-/// Ids of the reviews of the last stored poll (pages are re-read every poll).
-const MAX_REMEMBERED_IDS: usize = 5000;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct JsonLdCursor {
-    seen: Vec<String>,
-}
-
-/// What one page holds.
-#[derive(Debug, Default)]
-pub struct PageReviews {
-    pub items: Vec<RawItem>,
-    /// Broken JSON-LD blocks and reviews without text.
-    pub skipped: u64,
-    /// The next page's URL, resolved against the page's.
-    pub next: Option<String>,
-}
 
 fn sel(s: &str) -> Selector {
     Selector::parse(s).expect("static selector")
@@ -96,17 +77,12 @@ fn item(
         .filter(|a| !a.is_empty());
     let published_ms = date.as_deref().and_then(crate::timeutil::parse_time_ms);
     let external_id = id.unwrap_or_else(|| {
-        let mut h = blake3::Hasher::new();
-        for part in [
+        content_id(&[
             page.as_str(),
             author.as_deref().unwrap_or(""),
             date.as_deref().unwrap_or(""),
             &body,
-        ] {
-            h.update(part.as_bytes());
-            h.update(&[0]);
-        }
-        format!("h:{}", &h.finalize().to_hex()[..24])
+        ])
     });
     Some(RawItem {
         external_id,
@@ -226,12 +202,7 @@ pub fn parse_page(html: &str, page: &url::Url, next_selector: Option<&Selector>)
         }
     }
     reviews_from_microdata(&doc, page, &mut out.items, &mut out.skipped);
-    out.next = next_selector
-        .and_then(|s| doc.select(s).next())
-        .and_then(|a| a.value().attr("href"))
-        .and_then(|h| page.join(h).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .map(String::from);
+    out.next = next_link(&doc, page, next_selector);
     out
 }
 
@@ -269,49 +240,17 @@ impl Source for JsonLdSource {
     }
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
-        let prev: JsonLdCursor = super::decode_cursor(&self.cfg.name, cursor);
-        let known: HashSet<&str> = prev.seen.iter().map(String::as_str).collect();
-        let mut poll = Poll::default();
-        let mut seen_now: Vec<String> = Vec::new();
-        let mut ids: HashSet<String> = HashSet::new();
-        for start in &self.cfg.urls {
-            let mut visited: HashSet<String> = HashSet::new();
-            let mut url = Some(start.clone());
-            let mut pages = 0;
-            while let Some(u) = url.take() {
-                if pages == self.cfg.max_pages || !visited.insert(u.clone()) {
-                    if pages < self.cfg.max_pages {
-                        tracing::warn!(source = %self.cfg.name, url = %u, "the paginator loops; stopped");
-                    }
-                    break;
-                }
-                pages += 1;
-                let body = match self.fetcher.get(&u, FetchKind::Page).await? {
-                    Fetched::NotModified => break,
-                    Fetched::Fresh(b) => b,
-                };
-                let html = String::from_utf8_lossy(&body.bytes);
-                let parsed = parse_page(&html, &body.url, self.next.as_ref());
-                poll.skipped += parsed.skipped;
-                for i in parsed.items {
-                    if !ids.insert(i.external_id.clone()) {
-                        continue;
-                    }
-                    seen_now.push(i.external_id.clone());
-                    if !known.contains(i.external_id.as_str()) && poll.items.len() < self.max_items
-                    {
-                        poll.items.push(i);
-                    }
-                }
-                url = parsed.next;
-            }
-        }
-        seen_now.truncate(MAX_REMEMBERED_IDS);
-        if seen_now != prev.seen {
-            poll.cursor =
-                Some(serde_json::to_vec(&JsonLdCursor { seen: seen_now }).expect("serialises"));
-        }
-        Ok(poll)
+        let next = self.next.as_ref();
+        crawl(
+            &self.cfg.name,
+            &self.fetcher,
+            &self.cfg.urls,
+            self.cfg.max_pages,
+            self.max_items,
+            cursor,
+            |html, url| parse_page(html, url, next),
+        )
+        .await
     }
 }
 

@@ -9,7 +9,9 @@ pub mod hn;
 pub mod jsonld;
 pub mod lemmy;
 pub mod mastodon;
+pub mod pages;
 pub mod rss;
+pub mod selectors;
 
 use std::sync::Arc;
 
@@ -90,6 +92,11 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Mastodon(c) => {
             Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
         }
+        SourceConfig::Selectors(c) => Box::new(selectors::SelectorsSource::new(
+            c.clone(),
+            fetcher,
+            max_items,
+        )),
         SourceConfig::Jsonld(c) => {
             Box::new(jsonld::JsonLdSource::new(c.clone(), fetcher, max_items))
         }

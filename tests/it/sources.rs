@@ -526,3 +526,87 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
     let again = src.poll(Some(&cursor)).await.unwrap();
     assert!(again.items.is_empty() && again.cursor.is_none());
 }
+
+#[tokio::test]
+async fn selectors_read_any_review_page_up_to_the_page_cap() {
+    use cxpulse::config::raw::SelectorsSourceConfig;
+    use cxpulse::sources::selectors::SelectorsSource;
+
+    let srv = FixtureServer::start().await;
+    let html = |f: &str| Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: fixture(&format!("pages/{f}")),
+    };
+    // The fixture server ignores query strings: page 2 is `/forum/t/88` again.
+    srv.script(
+        "/forum/t/88",
+        vec![html("forum_page1.html"), html("forum_page2.html")],
+    );
+    srv.script("/forum/t/88/page3", vec![html("forum_page1.html")]);
+    let s = SelectorsSource::new(
+        SelectorsSourceConfig {
+            name: "forum".into(),
+            interval_secs: 3600,
+            urls: vec![srv.url("/forum/t/88")],
+            item: "article.review".into(),
+            text: ".r-body".into(),
+            title: Some(".r-title".into()),
+            author: Some(".who b".into()),
+            rating: Some(".stars".into()),
+            rating_max: 5.0,
+            date: Some("time.when".into()),
+            date_format: Some("%d.%m.%Y".into()),
+            link: Some("a.permalink".into()),
+            next_selector: Some("a.pg-next".into()),
+            max_pages: 2,
+            require_keywords: false,
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = s.poll(None).await.unwrap();
+    assert_eq!(srv.seen("/forum/t/88").len(), 2);
+    assert!(srv.seen("/forum/t/88/page3").is_empty(), "max_pages = 2");
+    let got: Vec<(String, Option<f32>, Option<&str>)> = poll
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.external_id.replace(&srv.url(""), ""),
+                i.rating,
+                i.author.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/forum/t/88#p1".to_string(), Some(0.8), Some("Katrin")),
+            ("/forum/t/88#p2".to_string(), Some(0.2), Some("mk_1983")),
+            ("/forum/t/88#p9".to_string(), Some(1.0), Some("Ole")),
+        ]
+    );
+    assert_eq!(poll.skipped, 1, "the review without text");
+    assert_eq!(
+        poll.items[0].text,
+        "Acme Phone 3 since two weeks: the battery easily lasts two days. Low-light photos are noisy."
+    );
+    assert_eq!(
+        poll.items[0].title.as_deref(),
+        Some("Akku top, Kamera mäßig")
+    );
+    assert_eq!(
+        poll.items[1].text,
+        "Screen flickers at low brightness <sigh>. Sent it back."
+    );
+    assert_eq!(
+        poll.items[1].published_ms,
+        cxpulse::timeutil::parse_time_ms("2026-11-18")
+    );
+    // An empty `datetime` attribute falls back to the element's text.
+    assert_eq!(
+        poll.items[0].published_ms,
+        cxpulse::timeutil::parse_time_ms("2026-11-19")
+    );
+}
