@@ -698,6 +698,27 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
                 }
+                SourceConfig::Telegram(tc) => {
+                    let ok_name = |c: &String| {
+                        (4..=64).contains(&c.len())
+                            && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    };
+                    if tc.channels.is_empty() || !tc.channels.iter().all(ok_name) {
+                        return Err(invalid(
+                            text,
+                            &skey("channels"),
+                            "list public channel names as in t.me/s/<name> (letters, digits, `_`)",
+                        ));
+                    }
+                    if !(1..=20).contains(&tc.max_pages) {
+                        return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
+                    }
+                    let ok = url::Url::parse(&tc.base_url)
+                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
+                    }
+                }
                 SourceConfig::Selectors(sc) => {
                     if sc.urls.is_empty() {
                         return Err(invalid(text, &skey("urls"), "name at least one page"));

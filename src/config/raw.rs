@@ -475,6 +475,29 @@ pub enum SourceConfig {
     Jsonld(JsonLdSourceConfig),
     /// Any review page, through CSS selectors.
     Selectors(SelectorsSourceConfig),
+    /// Public Telegram channels, through their web previews.
+    Telegram(TelegramSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Public channel names, as in t.me/s/<name>.
+    pub channels: Vec<String>,
+    /// Preview pages (about 20 messages each) read per channel per poll.
+    #[serde(default = "default_mastodon_pages")]
+    pub max_pages: u32,
+    /// The preview site's base URL (tests point it at a local server).
+    #[serde(default = "default_telegram_base")]
+    pub base_url: String,
+}
+
+fn default_telegram_base() -> String {
+    "https://t.me".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -773,6 +796,10 @@ impl SourceConfig {
                 name: c.name.clone(),
                 interval_secs: c.interval_secs,
             },
+            SourceConfig::Telegram(c) => CommonSource {
+                name: c.name.clone(),
+                interval_secs: c.interval_secs,
+            },
         }
     }
 
@@ -810,6 +837,10 @@ impl SourceConfig {
                 name: &mut c.name,
                 interval_secs: &mut c.interval_secs,
             },
+            SourceConfig::Telegram(c) => CommonMut {
+                name: &mut c.name,
+                interval_secs: &mut c.interval_secs,
+            },
         }
     }
 
@@ -824,7 +855,8 @@ impl SourceConfig {
             SourceConfig::Rss(_)
             | SourceConfig::Hn(_)
             | SourceConfig::Mastodon(_)
-            | SourceConfig::Lemmy(_) => true,
+            | SourceConfig::Lemmy(_)
+            | SourceConfig::Telegram(_) => true,
         }
     }
 
@@ -838,6 +870,7 @@ impl SourceConfig {
             SourceConfig::Lemmy(c) => &c.name,
             SourceConfig::Jsonld(c) => &c.name,
             SourceConfig::Selectors(c) => &c.name,
+            SourceConfig::Telegram(c) => &c.name,
         }
     }
 
@@ -851,6 +884,7 @@ impl SourceConfig {
             SourceConfig::Lemmy(_) => "lemmy",
             SourceConfig::Jsonld(_) => "jsonld",
             SourceConfig::Selectors(_) => "selectors",
+            SourceConfig::Telegram(_) => "telegram",
         }
     }
 

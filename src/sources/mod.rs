@@ -12,6 +12,7 @@ pub mod mastodon;
 pub mod pages;
 pub mod rss;
 pub mod selectors;
+pub mod telegram;
 
 use std::sync::Arc;
 
@@ -91,6 +92,9 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Hn(c) => Box::new(hn::HnSource::new(c.clone(), fetcher, max_items)),
         SourceConfig::Mastodon(c) => {
             Box::new(mastodon::MastodonSource::new(c.clone(), fetcher, max_items))
+        }
+        SourceConfig::Telegram(c) => {
+            Box::new(telegram::TelegramSource::new(c.clone(), fetcher, max_items))
         }
         SourceConfig::Selectors(c) => Box::new(selectors::SelectorsSource::new(
             c.clone(),

@@ -610,3 +610,81 @@ async fn selectors_read_any_review_page_up_to_the_page_cap() {
         cxpulse::timeutil::parse_time_ms("2026-11-19")
     );
 }
+
+#[tokio::test]
+async fn telegram_reads_previews_newest_first_without_quoted_parents() {
+    use cxpulse::config::raw::TelegramSourceConfig;
+    use cxpulse::sources::telegram::TelegramSource;
+
+    let srv = FixtureServer::start().await;
+    let html = |f: &str| Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        body: fixture(&format!("telegram/{f}")),
+    };
+    // The fixture server ignores the query: `?before=` pages come in order on one path.
+    srv.script(
+        "/s/acmenews",
+        vec![html("page_newest.html"), html("page_before_120.html")],
+    );
+    let t = TelegramSource::new(
+        TelegramSourceConfig {
+            name: "tg".into(),
+            interval_secs: 600,
+            channels: vec!["acmenews".into()],
+            max_pages: 5,
+            base_url: srv.url(""),
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = t.poll(None).await.unwrap();
+    let seen = srv.seen("/s/acmenews");
+    assert_eq!(
+        seen.len(),
+        3,
+        "newest, before=120, before=117 (nothing older)"
+    );
+    assert_eq!(seen[1].query, "before=120");
+    let got: Vec<(&str, &str)> = poll
+        .items
+        .iter()
+        .map(|i| (i.external_id.as_str(), i.text.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "acmenews/122",
+                "New Acme Phone colours: see them\nMoss & sand."
+            ),
+            (
+                "acmenews/120",
+                "Yes: the Acme Phone 3.1 update fixes the camera crash. Roll-out starts today."
+            ),
+            (
+                "acmenews/119",
+                "Acme Phone support hours extended over the holidays."
+            ),
+            ("acmenews/118", "Will 3.1 fix the Acme Phone camera crash?"),
+            ("acmenews/117", "Acme Phone 3 is sold out in Berlin stores."),
+        ],
+        "the reply's quote is not its text; the photo without caption is not a post"
+    );
+    assert_eq!(poll.items[0].author.as_deref(), Some("Acme News"));
+    assert_eq!(
+        poll.items[0].url.as_deref(),
+        Some("https://t.me/acmenews/122")
+    );
+    assert_eq!(
+        poll.items[0].published_ms,
+        cxpulse::timeutil::parse_time_ms("2026-11-21T11:30:00Z")
+    );
+
+    // Next poll: the newest page holds nothing new and reaches what is stored: one request.
+    let cursor = poll.cursor.expect("cursor");
+    srv.script("/s/acmenews", vec![html("page_newest.html")]);
+    let again = t.poll(Some(&cursor)).await.unwrap();
+    assert!(again.items.is_empty() && again.cursor.is_none());
+    assert_eq!(srv.seen("/s/acmenews").len(), 4);
+}
