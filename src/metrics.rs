@@ -22,6 +22,7 @@ pub struct Metrics {
     pub source_errors: IntCounterVec,
     /// Current backoff of each source in seconds (0 when healthy).
     pub source_backoff_seconds: IntGaugeVec,
+    pub source_last_success: IntGaugeVec,
     /// HTTP requests made by the fetch layer, by host and outcome.
     pub fetch_requests: IntCounterVec,
     /// Texts classified and batch latency.
@@ -102,6 +103,20 @@ impl Metrics {
             source_backoff_seconds: {
                 let g = IntGaugeVec::new(
                     Opts::new("source_backoff_seconds", "Current backoff of a source"),
+                    &["source"],
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric names");
+                g
+            },
+            source_last_success: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "source_last_success_timestamp_seconds",
+                        "When a source last polled and stored successfully (Unix seconds): alert on its age",
+                    ),
                     &["source"],
                 )
                 .expect("valid metric");

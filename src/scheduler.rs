@@ -120,7 +120,12 @@ pub async fn run_source(
                 match r {
                     Ok(rep) => {
                         failures = 0;
-                        e.last_success_ms = Some(now_ms());
+                        let now = now_ms();
+                        e.last_success_ms = Some(now);
+                        metrics
+                            .source_last_success
+                            .with_label_values(&[name.as_str()])
+                            .set(now / 1000);
                         e.consecutive_failures = 0;
                         e.posts_stored += rep.stored as u64;
                         e.duplicates += rep.duplicates as u64;

@@ -169,6 +169,17 @@ async fn rss_posts_arrive_classified_and_trends_add_up() {
         m.contains("cxpulse_posts_stored_total{product=\"acme-phone\",source=\"acme-rss\"} 3"),
         "{m}"
     );
+    let last_ok = m
+        .lines()
+        .find(|l| {
+            l.starts_with("cxpulse_source_last_success_timestamp_seconds{source=\"acme-rss\"}")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("{m}"));
+    assert!(
+        (cxpulse::post::now_ms() / 1000 - last_ok).abs() < 120,
+        "{last_ok}"
+    );
     d.stop().await;
 }
 
