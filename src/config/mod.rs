@@ -353,6 +353,32 @@ fn parse_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// Checks that `list` is non-empty (unless `empty` is "") and holds only http(s) URLs with a
+/// host; `example` ends the message (" like https://lemmy.world").
+fn http_urls(
+    text: &str,
+    key: &str,
+    list: &[String],
+    empty: &str,
+    example: &str,
+) -> Result<(), ConfigError> {
+    if list.is_empty() && !empty.is_empty() {
+        return Err(invalid(text, key, empty));
+    }
+    for u in list {
+        let ok = url::Url::parse(u)
+            .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host());
+        if !ok {
+            return Err(invalid(
+                text,
+                key,
+                format!("`{u}` is not an http(s) URL{example}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn invalid(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
@@ -658,31 +684,22 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     if !(1..=20).contains(&hc.max_pages) {
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
-                    let ok = url::Url::parse(&hc.base_url)
-                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                    if !ok {
-                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
-                    }
+                    http_urls(
+                        text,
+                        &skey("base_url"),
+                        std::slice::from_ref(&hc.base_url),
+                        "",
+                        "",
+                    )?;
                 }
                 SourceConfig::Mastodon(mc) => {
-                    if mc.instances.is_empty() {
-                        return Err(invalid(
-                            text,
-                            &skey("instances"),
-                            "name at least one instance",
-                        ));
-                    }
-                    for i in &mc.instances {
-                        let ok = url::Url::parse(i)
-                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-                        if !ok {
-                            return Err(invalid(
-                                text,
-                                &skey("instances"),
-                                format!("`{i}` is not an http(s) URL like https://mastodon.social"),
-                            ));
-                        }
-                    }
+                    http_urls(
+                        text,
+                        &skey("instances"),
+                        &mc.instances,
+                        "name at least one instance",
+                        " like https://mastodon.social",
+                    )?;
                     if mc.tags.is_empty()
                         || mc.tags.iter().any(|t| {
                             t.is_empty() || !t.chars().all(|c| c.is_alphanumeric() || c == '_')
@@ -713,27 +730,16 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     if !(1..=20).contains(&tc.max_pages) {
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
-                    let ok = url::Url::parse(&tc.base_url)
-                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                    if !ok {
-                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
-                    }
+                    http_urls(
+                        text,
+                        &skey("base_url"),
+                        std::slice::from_ref(&tc.base_url),
+                        "",
+                        "",
+                    )?;
                 }
                 SourceConfig::Selectors(sc) => {
-                    if sc.urls.is_empty() {
-                        return Err(invalid(text, &skey("urls"), "name at least one page"));
-                    }
-                    for u in &sc.urls {
-                        let ok = url::Url::parse(u)
-                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-                        if !ok {
-                            return Err(invalid(
-                                text,
-                                &skey("urls"),
-                                format!("`{u}` is not an http(s) URL"),
-                            ));
-                        }
-                    }
+                    http_urls(text, &skey("urls"), &sc.urls, "name at least one page", "")?;
                     let selectors = [
                         ("item", Some(&sc.item)),
                         ("text", Some(&sc.text)),
@@ -763,20 +769,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     }
                 }
                 SourceConfig::Jsonld(jc) => {
-                    if jc.urls.is_empty() {
-                        return Err(invalid(text, &skey("urls"), "name at least one page"));
-                    }
-                    for u in &jc.urls {
-                        let ok = url::Url::parse(u)
-                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-                        if !ok {
-                            return Err(invalid(
-                                text,
-                                &skey("urls"),
-                                format!("`{u}` is not an http(s) URL"),
-                            ));
-                        }
-                    }
+                    http_urls(text, &skey("urls"), &jc.urls, "name at least one page", "")?;
                     if let Some(sel) = &jc.next_selector {
                         if scraper::Selector::parse(sel).is_err() {
                             return Err(invalid(
@@ -791,24 +784,13 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     }
                 }
                 SourceConfig::Lemmy(lc) => {
-                    if lc.instances.is_empty() {
-                        return Err(invalid(
-                            text,
-                            &skey("instances"),
-                            "name at least one instance",
-                        ));
-                    }
-                    for i in &lc.instances {
-                        let ok = url::Url::parse(i)
-                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-                        if !ok {
-                            return Err(invalid(
-                                text,
-                                &skey("instances"),
-                                format!("`{i}` is not an http(s) URL like https://lemmy.world"),
-                            ));
-                        }
-                    }
+                    http_urls(
+                        text,
+                        &skey("instances"),
+                        &lc.instances,
+                        "name at least one instance",
+                        " like https://lemmy.world",
+                    )?;
                     if lc.query.trim().is_empty() {
                         return Err(invalid(text, &skey("query"), "must not be empty"));
                     }
@@ -853,11 +835,13 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                             "must be 1 to 10 (Apple serves no more)",
                         ));
                     }
-                    let ok = url::Url::parse(&ac.base_url)
-                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-                    if !ok {
-                        return Err(invalid(text, &skey("base_url"), "is not an http(s) URL"));
-                    }
+                    http_urls(
+                        text,
+                        &skey("base_url"),
+                        std::slice::from_ref(&ac.base_url),
+                        "",
+                        "",
+                    )?;
                 }
             }
             sources.push(s);

@@ -761,87 +761,37 @@ fn default_hn_base() -> String {
     "https://hn.algolia.com".into()
 }
 
+/// Runs `$body` with `$c` bound to whichever kind's config `$s` holds (every kind has `name`
+/// and `interval_secs`).
+macro_rules! each_kind {
+    ($s:expr, $c:ident => $body:expr) => {
+        match $s {
+            SourceConfig::File($c) => $body,
+            SourceConfig::Rss($c) => $body,
+            SourceConfig::Hn($c) => $body,
+            SourceConfig::Mastodon($c) => $body,
+            SourceConfig::AppStore($c) => $body,
+            SourceConfig::Lemmy($c) => $body,
+            SourceConfig::Jsonld($c) => $body,
+            SourceConfig::Selectors($c) => $body,
+            SourceConfig::Telegram($c) => $body,
+        }
+    };
+}
+
 impl SourceConfig {
     pub fn common(&self) -> CommonSource {
-        match self {
-            SourceConfig::File(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Rss(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Hn(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Mastodon(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::AppStore(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Lemmy(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Jsonld(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Selectors(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-            SourceConfig::Telegram(c) => CommonSource {
-                name: c.name.clone(),
-                interval_secs: c.interval_secs,
-            },
-        }
+        each_kind!(self, c => CommonSource {
+            name: c.name.clone(),
+            interval_secs: c.interval_secs,
+        })
     }
 
     pub fn common_mut(&mut self) -> CommonMut<'_> {
-        match self {
-            SourceConfig::File(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Rss(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Hn(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Mastodon(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::AppStore(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Lemmy(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Jsonld(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Selectors(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-            SourceConfig::Telegram(c) => CommonMut {
-                name: &mut c.name,
-                interval_secs: &mut c.interval_secs,
-            },
-        }
+        each_kind!(self, c => CommonMut {
+            name: &mut c.name,
+            interval_secs: &mut c.interval_secs,
+        })
     }
 
     /// Whether items must mention a product keyword to be kept: web sources yes; an export or
@@ -861,17 +811,7 @@ impl SourceConfig {
     }
 
     pub fn name(&self) -> &str {
-        match self {
-            SourceConfig::File(c) => &c.name,
-            SourceConfig::Rss(c) => &c.name,
-            SourceConfig::Hn(c) => &c.name,
-            SourceConfig::Mastodon(c) => &c.name,
-            SourceConfig::AppStore(c) => &c.name,
-            SourceConfig::Lemmy(c) => &c.name,
-            SourceConfig::Jsonld(c) => &c.name,
-            SourceConfig::Selectors(c) => &c.name,
-            SourceConfig::Telegram(c) => &c.name,
-        }
+        each_kind!(self, c => &c.name)
     }
 
     pub fn kind_name(&self) -> &'static str {
