@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, Alert};
 use crate::config::{Config, DigestConfig};
-use crate::delivery::{blocking, Deliverer, Message, Outcome};
+use crate::delivery::{blocking, Deliverer, Message, MessageKind, Outcome};
 use crate::digest::{self, Digest, DigestError};
 use crate::metrics::Metrics;
 use crate::scheduler::HealthMap;
@@ -121,9 +121,12 @@ impl Notifier {
                     latest
                 }
             };
-            let mut day = window_first.max(since);
-            while day <= latest {
-                let (msg, produced) = self.digest_message(&p.id, &p.name, day).await?;
+            let days = std::iter::successors(Some(window_first.max(since)), |d| d.succ_opt())
+                .take_while(|d| *d <= latest);
+            for day in days {
+                let Some((msg, produced)) = self.digest_message(&p.id, &p.name, day).await? else {
+                    continue;
+                };
                 if produced {
                     report.produced.push((p.id.clone(), day.to_string()));
                 }
@@ -132,28 +135,35 @@ impl Notifier {
                         .deliveries
                         .push((p.id.clone(), msg.id.clone(), name, outcome));
                 }
-                day = day.succ_opt().unwrap_or(latest + chrono::Duration::days(1));
             }
         }
         Ok(report)
     }
 
-    /// The stored digest of `product` for `day`, computed and stored first when absent.
+    /// The stored digest of `product` for `day`, computed and stored first when absent, with
+    /// whether it was produced now; `None` when it is stored and every target is done with it.
     async fn digest_message(
         &self,
         product: &str,
         name: &str,
         day: NaiveDate,
-    ) -> Result<(Message, bool), NotifyError> {
+    ) -> Result<Option<(Message, bool)>, NotifyError> {
         let key = MessageKey::digest(product, &day.to_string());
         let k = key.clone();
         if let Some(stored) = blocking(&self.store, move |s| s.message(&k)).await? {
+            if !self
+                .deliverer
+                .has_work(&self.store, &key, MessageKind::Digest)
+                .await?
+            {
+                return Ok(None);
+            }
             let d: Digest =
                 serde_json::from_str(&stored.json).map_err(|e| NotifyError::Corrupt {
                     what: "digest",
                     detail: e.to_string(),
                 })?;
-            return Ok((Message::digest(key, &d, stored.json), false));
+            return Ok(Some((Message::digest(key, &d, stored.json), false)));
         }
         let (store, tz) = (self.store.clone(), self.config.digest.timezone);
         let (product_s, name_s) = (product.to_string(), name.to_string());
@@ -175,7 +185,7 @@ impl Notifier {
             tracing::info!(product, date = %day, posts = d.volume.posts, movers = d.movers.len(),
                 "digest produced");
         }
-        Ok((Message::digest(key, &d, json), new))
+        Ok(Some((Message::digest(key, &d, json), new)))
     }
 
     /// Checks every product for spikes at `now`, stores and delivers what fires, and delivers
@@ -204,6 +214,13 @@ impl Notifier {
             })
             .await?;
             for (key, stored) in recent {
+                if !self
+                    .deliverer
+                    .has_work(&self.store, &key, MessageKind::Alert)
+                    .await?
+                {
+                    continue;
+                }
                 let a: Alert =
                     serde_json::from_str(&stored.json).map_err(|e| NotifyError::Corrupt {
                         what: "alert",

@@ -179,11 +179,7 @@ impl Deliverer {
     ) -> Result<Vec<(String, Outcome)>, StoreError> {
         let mut out = Vec::new();
         for d in &self.deliveries {
-            let wanted = match msg.kind {
-                MessageKind::Digest => d.digests,
-                MessageKind::Alert => d.alerts,
-            };
-            let outcome = if wanted {
+            let outcome = if wants(d, msg.kind) {
                 self.deliver_one(store, d, msg).await?
             } else {
                 Outcome::NotWanted
@@ -191,6 +187,24 @@ impl Deliverer {
             out.push((d.name.clone(), outcome));
         }
         Ok(out)
+    }
+
+    /// Whether any target still has something to do for the message under `key`: lets a pass
+    /// skip rendering messages that are all delivered (or given up).
+    pub async fn has_work(
+        &self,
+        store: &Store,
+        key: &MessageKey,
+        kind: MessageKind,
+    ) -> Result<bool, StoreError> {
+        for d in self.deliveries.iter().filter(|d| wants(d, kind)) {
+            let (k, name) = (key.clone(), d.name.clone());
+            let prev = blocking(store, move |s| s.delivery(&k, &name)).await?;
+            if !matches!(next_step(prev.as_ref(), d.idempotent()), Step::Done) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn deliver_one(
@@ -202,11 +216,10 @@ impl Deliverer {
         let (key, name) = (msg.key.clone(), d.name.clone());
         let prev = blocking(store, move |s| s.delivery(&key, &name)).await?;
         let attempts = prev.as_ref().map(|r| r.attempts).unwrap_or(0);
-        match prev.as_ref().map(|r| r.state) {
-            None => {}
-            Some(DeliveryState::Failed { retry: true }) if attempts < MAX_PASSES => {}
-            Some(DeliveryState::Delivering) if d.idempotent() => {}
-            Some(DeliveryState::Delivering) => {
+        match next_step(prev.as_ref(), d.idempotent()) {
+            Step::Attempt => {}
+            Step::Done => return Ok(Outcome::AlreadyDone),
+            Step::MarkUnknown => {
                 tracing::warn!(delivery = %d.name, message = %msg.id,
                     "a crash interrupted this delivery; it may or may not have arrived, and is not sent again");
                 self.record(
@@ -224,7 +237,6 @@ impl Deliverer {
                     .inc();
                 return Ok(Outcome::Unknown);
             }
-            Some(_) => return Ok(Outcome::AlreadyDone),
         }
         self.record(
             store,
@@ -293,6 +305,31 @@ impl Deliverer {
         };
         let (key, name) = (msg.key.clone(), d.name.clone());
         blocking(store, move |s| s.set_delivery(&key, &name, &rec)).await
+    }
+}
+
+fn wants(d: &Delivery, kind: MessageKind) -> bool {
+    match kind {
+        MessageKind::Digest => d.digests,
+        MessageKind::Alert => d.alerts,
+    }
+}
+
+/// What a target's record of a message says to do next (the protocol in the module doc).
+enum Step {
+    Attempt,
+    /// Cut short by a crash where a repeat could duplicate: record it, send nothing.
+    MarkUnknown,
+    Done,
+}
+
+fn next_step(prev: Option<&DeliveryRecord>, idempotent: bool) -> Step {
+    let Some(r) = prev else { return Step::Attempt };
+    match r.state {
+        DeliveryState::Failed { retry: true } if r.attempts < MAX_PASSES => Step::Attempt,
+        DeliveryState::Delivering if idempotent => Step::Attempt,
+        DeliveryState::Delivering => Step::MarkUnknown,
+        _ => Step::Done,
     }
 }
 
