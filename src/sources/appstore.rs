@@ -19,7 +19,7 @@ use crate::config::raw::AppStoreSourceConfig;
 use crate::post::RawItem;
 use crate::text;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct AppStoreCursor {
     /// Country → the newest review id stored (ids grow with time).
     newest: BTreeMap<String, u64>,
@@ -115,7 +115,7 @@ impl Source for AppStoreSource {
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let mut cur: AppStoreCursor = super::decode_cursor(&self.cfg.name, cursor);
-        let before = serde_json::to_vec(&cur).expect("a cursor serialises");
+        let before = cur.clone();
         let mut poll = Poll::default();
         for country in &self.cfg.countries {
             let stored = cur.newest.get(country).copied();
@@ -167,10 +167,7 @@ impl Source for AppStoreSource {
                 cur.newest.insert(country.clone(), n);
             }
         }
-        let after = serde_json::to_vec(&cur).expect("a cursor serialises");
-        if after != before {
-            poll.cursor = Some(after);
-        }
+        poll.cursor = super::moved_cursor(&before, &cur);
         Ok(poll)
     }
 }

@@ -18,7 +18,7 @@ use crate::text;
 
 const HITS_PER_PAGE: u32 = 100;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct HnCursor {
     /// `created_at_i` of the newest item stored; the next poll asks for `>=` it (items of
     /// that second already stored are skipped by id before classification).
@@ -169,10 +169,7 @@ impl Source for HnSource {
                     "more results than max_pages; older ones of this poll are left out");
             }
         }
-        if newest != prev.newest {
-            poll.cursor =
-                Some(serde_json::to_vec(&HnCursor { newest }).expect("a cursor serialises"));
-        }
+        poll.cursor = super::moved_cursor(&prev, &HnCursor { newest });
         Ok(poll)
     }
 }

@@ -20,7 +20,7 @@ use crate::text;
 
 const PAGE_LIMIT: u32 = 50;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct LemmyCursor {
     /// Instance → publication time (ms) of the newest item stored.
     newest: BTreeMap<String, i64>,
@@ -136,7 +136,7 @@ impl Source for LemmySource {
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let mut cur: LemmyCursor = super::decode_cursor(&self.cfg.name, cursor);
-        let before = serde_json::to_vec(&cur).expect("a cursor serialises");
+        let before = cur.clone();
         let mut poll = Poll::default();
         let mut seen: HashSet<String> = HashSet::new();
         let backfill_from = crate::post::now_ms() - self.cfg.backfill_days as i64 * 86_400_000;
@@ -190,10 +190,7 @@ impl Source for LemmySource {
                 cur.newest.insert(instance.clone(), n);
             }
         }
-        let after = serde_json::to_vec(&cur).expect("a cursor serialises");
-        if after != before {
-            poll.cursor = Some(after);
-        }
+        poll.cursor = super::moved_cursor(&before, &cur);
         Ok(poll)
     }
 }

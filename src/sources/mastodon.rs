@@ -22,7 +22,7 @@ use crate::text;
 /// Mastodon's largest page.
 const PAGE_LIMIT: u32 = 40;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct MastodonCursor {
     /// "instance tag" → newest status id stored.
     since: BTreeMap<String, String>,
@@ -126,7 +126,7 @@ impl Source for MastodonSource {
         let mut poll = Poll::default();
         // One status reached twice (boosted, or federated to two instances) is one item.
         let mut seen: HashSet<String> = HashSet::new();
-        let before = serde_json::to_vec(&cur).expect("a cursor serialises");
+        let before = cur.clone();
         for instance in &self.cfg.instances {
             for tag in &self.cfg.tags {
                 let key = format!("{instance} {tag}");
@@ -193,10 +193,7 @@ impl Source for MastodonSource {
                 }
             }
         }
-        let after = serde_json::to_vec(&cur).expect("a cursor serialises");
-        if after != before {
-            poll.cursor = Some(after);
-        }
+        poll.cursor = super::moved_cursor(&before, &cur);
         Ok(poll)
     }
 }

@@ -84,6 +84,12 @@ pub fn decode_cursor<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// The cursor to store after a poll: `now` encoded, or `None` when the poll did not move it
+/// (nothing is written then).
+pub fn moved_cursor<T: serde::Serialize + PartialEq>(before: &T, now: &T) -> Option<Vec<u8>> {
+    (before != now).then(|| serde_json::to_vec(now).expect("a cursor serialises"))
+}
+
 /// Builds the source a config entry describes.
 pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box<dyn Source> {
     match cfg {

@@ -14,7 +14,7 @@ use crate::post::RawItem;
 /// Ids of the reviews of the last stored poll.
 const MAX_REMEMBERED_IDS: usize = 5000;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct SeenCursor {
     seen: Vec<String>,
 }
@@ -85,9 +85,7 @@ pub async fn crawl(
         }
     }
     seen_now.truncate(MAX_REMEMBERED_IDS);
-    if seen_now != prev.seen {
-        poll.cursor = Some(serde_json::to_vec(&SeenCursor { seen: seen_now }).expect("serialises"));
-    }
+    poll.cursor = super::moved_cursor(&prev, &SeenCursor { seen: seen_now });
     Ok(poll)
 }
 

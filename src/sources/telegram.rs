@@ -18,7 +18,7 @@ use crate::config::raw::TelegramSourceConfig;
 use crate::post::RawItem;
 use crate::text;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct TelegramCursor {
     /// Channel → the newest message number stored.
     newest: BTreeMap<String, u64>,
@@ -119,7 +119,7 @@ impl Source for TelegramSource {
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let mut cur: TelegramCursor = super::decode_cursor(&self.cfg.name, cursor);
-        let before_cursor = serde_json::to_vec(&cur).expect("a cursor serialises");
+        let before_cursor = cur.clone();
         let mut poll = Poll::default();
         for channel in &self.cfg.channels {
             let stored = cur.newest.get(channel).copied().unwrap_or(0);
@@ -159,10 +159,7 @@ impl Source for TelegramSource {
                 cur.newest.insert(channel.clone(), newest);
             }
         }
-        let after = serde_json::to_vec(&cur).expect("a cursor serialises");
-        if after != before_cursor {
-            poll.cursor = Some(after);
-        }
+        poll.cursor = super::moved_cursor(&before_cursor, &cur);
         Ok(poll)
     }
 }

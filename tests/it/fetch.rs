@@ -10,7 +10,8 @@ use cxpulse::sources::{FetchError, Fetcher};
 
 use crate::util::*;
 
-fn cfg() -> FetchConfig {
+/// The polite fetch settings the tests use (short timeouts and backoff, a small body cap).
+pub fn cfg() -> FetchConfig {
     FetchConfig {
         user_agent: "cxpulse/test (+tests@example.com)".into(),
         connect_timeout: Duration::from_secs(2),

@@ -15,28 +15,20 @@ use cxpulse::sources::{Fetcher, Source, SourceError};
 use crate::util::*;
 
 fn fetcher() -> Arc<Fetcher> {
+    // API pages and product pages are larger than the fetch tests' 10 kB cap.
     let cfg = FetchConfig {
-        user_agent: "cxpulse/test (+tests@example.com)".into(),
-        connect_timeout: Duration::from_secs(2),
-        read_timeout: Duration::from_secs(3),
         max_body_bytes: 100_000,
-        max_retries: 2,
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_secs(2),
-        per_host_min_interval: Duration::from_millis(0),
-        per_host_concurrency: 2,
-        respect_robots: true,
-        max_items_per_fetch: 100,
+        ..crate::fetch::cfg()
     };
     Arc::new(Fetcher::new(cfg, Arc::new(Metrics::new())).unwrap())
 }
 
 fn json(body: &str) -> Reply {
-    Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.as_bytes().to_vec(),
-    }
+    Reply::typed("application/json", body.as_bytes().to_vec())
+}
+
+fn html(file: &str) -> Reply {
+    Reply::typed("text/html; charset=utf-8", fixture(file))
 }
 
 #[tokio::test]
@@ -440,11 +432,7 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
     use cxpulse::sources::jsonld::JsonLdSource;
 
     let srv = FixtureServer::start().await;
-    let html = |f: &str| Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: fixture(&format!("pages/{f}")),
-    };
+    let html = |f: &str| html(&format!("pages/{f}"));
     srv.script("/shop/acme-phone-3", vec![html("product_page1.html")]);
     srv.script("/shop/reviews/2", vec![html("product_page2.html")]);
     let src = JsonLdSource::new(
@@ -533,11 +521,7 @@ async fn selectors_read_any_review_page_up_to_the_page_cap() {
     use cxpulse::sources::selectors::SelectorsSource;
 
     let srv = FixtureServer::start().await;
-    let html = |f: &str| Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: fixture(&format!("pages/{f}")),
-    };
+    let html = |f: &str| html(&format!("pages/{f}"));
     // The fixture server ignores query strings: page 2 is `/forum/t/88` again.
     srv.script(
         "/forum/t/88",
@@ -617,11 +601,7 @@ async fn telegram_reads_previews_newest_first_without_quoted_parents() {
     use cxpulse::sources::telegram::TelegramSource;
 
     let srv = FixtureServer::start().await;
-    let html = |f: &str| Reply {
-        status: 200,
-        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-        body: fixture(&format!("telegram/{f}")),
-    };
+    let html = |f: &str| html(&format!("telegram/{f}"));
     // The fixture server ignores the query: `?before=` pages come in order on one path.
     srv.script(
         "/s/acmenews",

@@ -38,6 +38,15 @@ impl Reply {
             body,
         }
     }
+    /// A 200 with this content type (HTML pages, JSON APIs).
+    pub fn typed(content_type: &str, body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        }
+    }
+
     pub fn status(status: u16) -> Reply {
         Reply {
             status,
