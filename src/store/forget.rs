@@ -8,7 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::codec::{self, Aggregate, StoredMessage};
-use super::keys;
+use super::keys::{self, MessageKey};
 use super::{add_to_buckets, corrupt, Store, StoreError};
 use crate::post::PostId;
 
@@ -77,6 +77,9 @@ impl Store {
         let res = trees.transaction(|(tp, ti, ta, tm)| {
             let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
             let mut removed = 0u64;
+            // Per product, the publication range of what goes: only messages of that time
+            // can quote it.
+            let mut spans: HashMap<String, (i64, i64)> = HashMap::new();
             for id in ids {
                 let ik = keys::id_key(id);
                 let Some(k) = ti.get(ik)? else { continue };
@@ -87,6 +90,10 @@ impl Store {
                 let mut one = Aggregate::default();
                 one.add_post(&p, &scores, &labels, &slots);
                 add_to_buckets(&mut deltas, &p, &one);
+                let span = spans
+                    .entry(p.product.clone())
+                    .or_insert((p.published_ms, p.published_ms));
+                *span = (span.0.min(p.published_ms), span.1.max(p.published_ms));
                 tp.remove(&k)?;
                 ti.remove(&ik[..])?;
                 removed += 1;
@@ -110,26 +117,30 @@ impl Store {
                 keys::META_POST_COUNT,
                 &keys::count_bytes(before.saturating_sub(removed))[..],
             )?;
-            Ok(removed)
+            Ok((removed, spans))
         });
-        let removed = match res {
-            Ok(n) => n,
+        let (removed, spans) = match res {
+            Ok(r) => r,
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
         };
         self.count.fetch_sub(removed, Ordering::Relaxed);
         let hex: HashSet<String> = ids.iter().map(|i| i.to_hex()).collect();
         let mut scrubbed = 0;
-        for item in self.messages.iter() {
-            let (k, v) = item?;
-            let mut m: StoredMessage = codec::decode(&v).map_err(|e| corrupt("messages", e))?;
-            let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&m.json) else {
-                continue;
-            };
-            if drop_quotes(&mut doc, &hex) {
-                m.json = doc.to_string();
-                self.messages.insert(k, codec::encode(&m))?;
-                scrubbed += 1;
+        for (product, (from, to)) in &spans {
+            for key in self.messages_near(product, *from, *to)? {
+                let Some(v) = self.messages.get(&key)? else {
+                    continue;
+                };
+                let mut m: StoredMessage = codec::decode(&v).map_err(|e| corrupt("messages", e))?;
+                let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&m.json) else {
+                    continue;
+                };
+                if drop_quotes(&mut doc, &hex) {
+                    m.json = doc.to_string();
+                    self.messages.insert(key, codec::encode(&m))?;
+                    scrubbed += 1;
+                }
             }
         }
         self.db.flush()?;
@@ -137,6 +148,38 @@ impl Store {
             posts: removed as usize,
             messages_scrubbed: scrubbed,
         })
+    }
+}
+
+impl Store {
+    /// Keys of the messages of `product` that can quote a post published in `[from, to]`: the
+    /// digests of the local days around it (any zone is within a day of UTC) and the alerts
+    /// fired while it was in their window (at most 48 hours and the current one after it).
+    fn messages_near(
+        &self,
+        product: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        const DAY: i64 = 86_400_000;
+        let date = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.date_naive().to_string())
+                .unwrap_or_default()
+        };
+        let lo = MessageKey::digest(product, &date(from - DAY));
+        let hi = MessageKey::digest(product, &date(to + 2 * DAY));
+        let (alo, ahi) = MessageKey::alert_range(product, from, to + 50 * 3_600_000);
+        let mut keys = Vec::new();
+        for r in self
+            .messages
+            .range(lo.as_bytes().to_vec()..hi.as_bytes().to_vec())
+            .keys()
+            .chain(self.messages.range(alo..ahi).keys())
+        {
+            keys.push(r?);
+        }
+        Ok(keys)
     }
 }
 
