@@ -957,7 +957,8 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
     let matcher = crate::relevance::Matcher::new(&product.keywords, &product.exclusions);
     let mut failed = 0;
     for sc in sources {
-        let source = crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch);
+        let source =
+            crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch, &matcher);
         let name = sc.name().to_string();
         let mut totals = crate::pipeline::IngestReport::default();
         let mut skipped = 0;

@@ -168,7 +168,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         for s in &p.sources {
             let require_keywords = s.require_keywords();
             let task = SourceTask {
-                source: sources::build(s, fetcher.clone(), config.fetch.max_items_per_fetch),
+                source: sources::build(
+                    s,
+                    fetcher.clone(),
+                    config.fetch.max_items_per_fetch,
+                    &relevance::Matcher::new(&p.keywords, &p.exclusions),
+                ),
                 product: p.id.clone(),
                 interval: Duration::from_secs(s.common().interval_secs),
                 require_keywords,

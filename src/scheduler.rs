@@ -172,7 +172,7 @@ pub async fn run_source(
                         .inc();
                 }
                 let d = backoff(FIRST_FAILURE_DELAY, backoff_max, failures - 1, None)
-                    .max(err_retry_after(&err).unwrap_or_default())
+                    .max(err.retry_after().unwrap_or_default())
                     .min(backoff_max);
                 tracing::warn!(source = %name, product = %task.product, reason, error = %err,
                     retry_in_secs = d.as_secs(), failures, "source poll failed; backing off");
@@ -216,11 +216,4 @@ pub async fn run_source(
         }
     }
     tracing::debug!(source = %name, "source stopped");
-}
-
-fn err_retry_after(e: &crate::sources::SourceError) -> Option<Duration> {
-    match e {
-        crate::sources::SourceError::Fetch(f) => f.retry_after(),
-        _ => None,
-    }
 }

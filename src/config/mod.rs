@@ -10,6 +10,7 @@
 
 pub mod notify;
 pub mod raw;
+mod social;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -842,6 +843,12 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                         "",
                         "",
                     )?;
+                }
+                SourceConfig::BlueskyJetstream(_)
+                | SourceConfig::BlueskySearch(_)
+                | SourceConfig::Youtube(_)
+                | SourceConfig::Reddit(_) => {
+                    social::validate(&mut s, text, &skey, &|k| std::env::var(k).ok())?
                 }
             }
             sources.push(s);

@@ -477,6 +477,203 @@ pub enum SourceConfig {
     Selectors(SelectorsSourceConfig),
     /// Public Telegram channels, through their web previews.
     Telegram(TelegramSourceConfig),
+    /// Bluesky posts live from the Jetstream firehose, kept when they match the product.
+    BlueskyJetstream(JetstreamSourceConfig),
+    /// Bluesky search (`app.bsky.feed.searchPosts`) with the user's app password.
+    BlueskySearch(BlueskySearchSourceConfig),
+    /// YouTube comment threads of videos or channels, with the user's API key.
+    Youtube(YoutubeSourceConfig),
+    /// Reddit search and subreddit comments, with the user's OAuth app.
+    Reddit(RedditSourceConfig),
+}
+
+/// A credential, from the config file or (better) the environment. It is never printed:
+/// `Debug` and `check-config` show `********`, and only the request that needs it reads it.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one header or body that carries it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JetstreamSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    /// Seconds between hand-overs of what the stream matched (the connection stays open).
+    #[serde(default = "default_stream_interval")]
+    pub interval_secs: u64,
+    /// The Jetstream `subscribe` endpoint.
+    #[serde(default = "default_jetstream_endpoint")]
+    pub endpoint: String,
+    /// Keep only posts tagged with one of these languages (e.g. ["en", "de"]); empty: all.
+    #[serde(default)]
+    pub langs: Vec<String>,
+    /// Matched posts held between hand-overs; when full, reading pauses and the stream is
+    /// resumed from its cursor later, so nothing is dropped.
+    #[serde(default = "default_stream_buffer")]
+    pub buffer_posts: usize,
+}
+
+fn default_stream_interval() -> u64 {
+    60
+}
+fn default_jetstream_endpoint() -> String {
+    "wss://jetstream2.us-east.bsky.network/subscribe".into()
+}
+fn default_stream_buffer() -> usize {
+    1000
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueskySearchSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Search query (Lucene-like syntax, e.g. `"nordwind" -job`).
+    pub query: String,
+    /// The account's handle or email, e.g. "brand.bsky.social".
+    pub identifier: String,
+    /// An app password (Settings → App passwords). Prefer `app_password_env`.
+    #[serde(default)]
+    pub app_password: Option<Secret>,
+    /// The environment variable holding the app password.
+    #[serde(default)]
+    pub app_password_env: Option<String>,
+    /// Only posts in this language (e.g. "en").
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Most result pages (100 posts each) read per poll; the newest come first.
+    #[serde(default = "default_hn_pages")]
+    pub max_pages: u32,
+    /// Look back this far on the first poll.
+    #[serde(default = "default_hn_backfill")]
+    pub backfill_days: u32,
+    /// The account's service (PDS or entryway).
+    #[serde(default = "default_bsky_service")]
+    pub service: String,
+}
+
+fn default_bsky_service() -> String {
+    "https://bsky.social".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct YoutubeSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Video ids (the `v=` of a watch URL) whose comments are read.
+    #[serde(default)]
+    pub video_ids: Vec<String>,
+    /// Channel ids (`UC…`): comments on all of the channel's videos.
+    #[serde(default)]
+    pub channel_ids: Vec<String>,
+    /// A YouTube Data API v3 key. Prefer `api_key_env`.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// The environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Quota units this source may spend per day (a page costs 1; the project default is
+    /// 10 000 a day for everything that uses the key). The day ends at midnight Pacific time.
+    #[serde(default = "default_youtube_quota")]
+    pub daily_quota_units: u32,
+    /// Most pages (100 threads each) read per video or channel per poll.
+    #[serde(default = "default_hn_pages")]
+    pub max_pages: u32,
+    /// Also keep the replies that come with each thread.
+    #[serde(default = "default_true")]
+    pub include_replies: bool,
+    /// Comments under the brand's own videos rarely name the product: by default all are kept.
+    #[serde(default)]
+    pub require_keywords: bool,
+    /// The API's base URL (tests point it at a local server).
+    #[serde(default = "default_youtube_base")]
+    pub base_url: String,
+}
+
+fn default_youtube_quota() -> u32 {
+    2000
+}
+fn default_youtube_base() -> String {
+    "https://www.googleapis.com".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedditSourceConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Search all of Reddit for posts matching this query.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Subreddits (without `r/`) whose new comments are read.
+    #[serde(default)]
+    pub subreddits: Vec<String>,
+    /// The OAuth app's client id (reddit.com/prefs/apps).
+    pub client_id: String,
+    /// The app's secret. Prefer `client_secret_env`.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// The environment variable holding the app's secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// For a "script" app: the account it runs as (otherwise the app reads anonymously).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding that account's password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Resolved from `password_env`; never read from the file.
+    #[serde(skip_deserializing)]
+    pub password: Option<Secret>,
+    /// Most listing pages (100 items each) read per query or subreddit per poll.
+    #[serde(default = "default_reddit_pages")]
+    pub max_pages: u32,
+    /// The OAuth API's base URL (tests point it at a local server).
+    #[serde(default = "default_reddit_api")]
+    pub api_base: String,
+    /// Where access tokens come from.
+    #[serde(default = "default_reddit_token_url")]
+    pub token_url: String,
+}
+
+fn default_reddit_pages() -> u32 {
+    3
+}
+fn default_reddit_api() -> String {
+    "https://oauth.reddit.com".into()
+}
+fn default_reddit_token_url() -> String {
+    "https://www.reddit.com/api/v1/access_token".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -775,6 +972,10 @@ macro_rules! each_kind {
             SourceConfig::Jsonld($c) => $body,
             SourceConfig::Selectors($c) => $body,
             SourceConfig::Telegram($c) => $body,
+            SourceConfig::BlueskyJetstream($c) => $body,
+            SourceConfig::BlueskySearch($c) => $body,
+            SourceConfig::Youtube($c) => $body,
+            SourceConfig::Reddit($c) => $body,
         }
     };
 }
@@ -802,7 +1003,11 @@ impl SourceConfig {
             SourceConfig::AppStore(a) => a.require_keywords,
             SourceConfig::Jsonld(j) => j.require_keywords,
             SourceConfig::Selectors(c) => c.require_keywords,
-            SourceConfig::Rss(_)
+            SourceConfig::Youtube(c) => c.require_keywords,
+            SourceConfig::BlueskyJetstream(_)
+            | SourceConfig::BlueskySearch(_)
+            | SourceConfig::Reddit(_)
+            | SourceConfig::Rss(_)
             | SourceConfig::Hn(_)
             | SourceConfig::Mastodon(_)
             | SourceConfig::Lemmy(_)
@@ -825,10 +1030,14 @@ impl SourceConfig {
             SourceConfig::Jsonld(_) => "jsonld",
             SourceConfig::Selectors(_) => "selectors",
             SourceConfig::Telegram(_) => "telegram",
+            SourceConfig::BlueskyJetstream(_) => "bluesky_jetstream",
+            SourceConfig::BlueskySearch(_) => "bluesky_search",
+            SourceConfig::Youtube(_) => "youtube",
+            SourceConfig::Reddit(_) => "reddit",
         }
     }
 
-    /// The source as TOML lines (no secrets live in source configs of these kinds).
+    /// The source as TOML lines; credentials show as `********` (see [`Secret`]).
     pub fn describe_toml(&self) -> String {
         let Ok(toml::Value::Table(t)) = toml::Value::try_from(self) else {
             return String::new();

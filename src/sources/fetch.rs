@@ -1,6 +1,9 @@
 //! The polite fetch layer every web source uses: one User-Agent with a contact, timeouts, a body
 //! size cap, retries with exponential backoff and jitter that honour `Retry-After`, conditional
-//! GET (ETag / Last-Modified), a per-host rate limit and concurrency cap, and robots.txt for pages.
+//! GET (ETag / Last-Modified), a per-host rate limit and concurrency cap, robots.txt for pages,
+//! and the servers' own rate-limit headers (`X-Ratelimit-*`, `RateLimit-*`). Credentialed API
+//! calls ([`Fetcher::call`]) go through the same path; their secrets travel only in headers and
+//! bodies, never in the URLs that errors and logs show.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,7 +40,13 @@ pub enum FetchError {
         status: u16,
         /// What the server asked for in `Retry-After`, if anything.
         retry_after: Option<Duration>,
+        /// The start of the error body (APIs say why there: `ExpiredToken`, `quotaExceeded`);
+        /// kept out of the message, which goes to logs and `/sources`.
+        detail: Option<String>,
     },
+    /// The server's rate-limit headers said the budget is spent until later: nothing was sent.
+    #[error("{url}: the server's rate limit is spent for {}s", wait.as_secs())]
+    Throttled { url: String, wait: Duration },
     #[error("{url}: response larger than the {limit}-byte cap (fetch.max_body_bytes)")]
     TooLarge { url: String, limit: u64 },
     #[error("{url}: timed out")]
@@ -65,6 +74,7 @@ impl FetchError {
             FetchError::Connect { .. } => "unreachable",
             FetchError::Transport { .. } => "transport",
             FetchError::Blocked { what, .. } => what,
+            FetchError::Throttled { .. } => "rate_limited",
         }
     }
 
@@ -83,8 +93,52 @@ impl FetchError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
+            FetchError::Throttled { wait, .. } => Some(*wait),
             _ => None,
         }
+    }
+}
+
+/// How long a request waits inside a poll for a host's spent rate limit to reset; longer waits
+/// end the poll with [`FetchError::Throttled`] and the scheduler comes back after the reset.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The start of an error body kept in [`FetchError::Status`].
+const ERROR_DETAIL_BYTES: usize = 2048;
+
+/// One API request beyond a plain GET: a method, headers (credentials among them) and a body.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// Sent as given; every value is marked sensitive, so no debug output shows it.
+    pub headers: Vec<(reqwest::header::HeaderName, String)>,
+    /// `(content type, bytes)`.
+    pub body: Option<(&'static str, Vec<u8>)>,
+}
+
+impl ApiRequest {
+    pub fn get(url: impl Into<String>) -> ApiRequest {
+        ApiRequest {
+            method: reqwest::Method::GET,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn post(url: impl Into<String>, content_type: &'static str, body: Vec<u8>) -> ApiRequest {
+        ApiRequest {
+            method: reqwest::Method::POST,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Some((content_type, body)),
+        }
+    }
+
+    pub fn header(mut self, name: reqwest::header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 }
 
@@ -124,6 +178,8 @@ struct Host {
     robots: tokio::sync::Mutex<Option<(Instant, Arc<Robots>)>>,
     /// Crawl-delay from robots.txt, if longer than the configured interval.
     crawl_delay: Mutex<Option<Duration>>,
+    /// Set when the host's rate-limit headers said its budget is spent: no request before this.
+    spent_until: Mutex<Option<Instant>>,
 }
 
 #[derive(Clone, Default)]
@@ -177,6 +233,7 @@ impl Fetcher {
                     next_at: tokio::sync::Mutex::new(Instant::now()),
                     robots: tokio::sync::Mutex::new(None),
                     crawl_delay: Mutex::new(None),
+                    spent_until: Mutex::new(None),
                 })
             })
             .clone()
@@ -199,9 +256,39 @@ impl Fetcher {
                 url: url.to_string(),
             });
         }
+        let req = ApiRequest::get(url);
+        self.with_retries(&host, &parsed, &req, true).await
+    }
+
+    /// Sends an API request (credentials in its headers or body) with the same politeness as
+    /// [`Fetcher::get`] but never conditionally: an authenticated answer is not cached.
+    pub async fn call(&self, req: &ApiRequest) -> Result<Body, FetchError> {
+        let parsed =
+            Url::parse(&req.url).map_err(|_| FetchError::InvalidUrl(req.url.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::InvalidUrl(req.url.to_string()));
+        }
+        let host = self.host(&parsed);
+        match self.with_retries(&host, &parsed, req, false).await? {
+            Fetched::Fresh(b) => Ok(b),
+            Fetched::NotModified => Err(FetchError::Transport {
+                url: req.url.clone(),
+                message: "304 Not Modified to an unconditional request".into(),
+            }),
+        }
+    }
+
+    async fn with_retries(
+        &self,
+        host: &Host,
+        parsed: &Url,
+        req: &ApiRequest,
+        conditional: bool,
+    ) -> Result<Fetched, FetchError> {
+        let url = req.url.as_str();
         let mut attempt = 0u32;
         loop {
-            let r = self.attempt(&host, &parsed, true).await;
+            let r = self.attempt(host, parsed, req, conditional).await;
             match r {
                 Err(e) if e.is_transient() && attempt < self.cfg.max_retries => {
                     let delay = self.retry_delay(attempt, e.retry_after());
@@ -242,10 +329,38 @@ impl Fetcher {
         tokio::time::sleep_until(start.into()).await;
     }
 
+    /// Waits out a spent rate limit when the reset is near; a far one is an error.
+    async fn wait_rate_limit(&self, host: &Host, url: &Url) -> Result<(), FetchError> {
+        let until = *host.spent_until.lock().expect("rate limit lock poisoned");
+        let Some(until) = until else { return Ok(()) };
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait > MAX_RATE_LIMIT_WAIT {
+            self.count(url, "rate_limited");
+            return Err(FetchError::Throttled {
+                url: url.to_string(),
+                wait,
+            });
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// Remembers a spent budget announced by `X-Ratelimit-Remaining`/`-Reset` (Reddit: reset in
+    /// seconds) or `RateLimit-Remaining`/`-Reset` (Bluesky: reset as a Unix time).
+    fn note_rate_limit(&self, host: &Host, headers: &HeaderMap) {
+        let Some(wait) = spent_rate_limit(headers) else {
+            return;
+        };
+        let mut slot = host.spent_until.lock().expect("rate limit lock poisoned");
+        let until = Instant::now() + wait;
+        *slot = Some(slot.map_or(until, |u| u.max(until)));
+    }
+
     async fn attempt(
         &self,
         host: &Host,
         url: &Url,
+        spec: &ApiRequest,
         conditional: bool,
     ) -> Result<Fetched, FetchError> {
         let _permit = host
@@ -254,8 +369,24 @@ impl Fetcher {
             .await
             .expect("semaphore never closed");
         self.wait_turn(host).await;
+        self.wait_rate_limit(host, url).await?;
         let key = url.to_string();
-        let mut req = self.client.get(url.clone());
+        let mut req = self.client.request(spec.method.clone(), url.clone());
+        for (name, value) in &spec.headers {
+            let mut v = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                FetchError::Transport {
+                    url: key.clone(),
+                    message: format!("header {name} is not a valid header value"),
+                }
+            })?;
+            v.set_sensitive(true);
+            req = req.header(name, v);
+        }
+        if let Some((content_type, body)) = &spec.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(body.clone());
+        }
         if conditional {
             let v = self
                 .validators
@@ -280,16 +411,19 @@ impl Fetcher {
             }
         };
         let status = resp.status();
+        self.note_rate_limit(host, resp.headers());
         if status == StatusCode::NOT_MODIFIED {
             self.count(url, "not_modified");
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
             let retry_after = parse_retry_after(resp.headers());
+            let detail = error_detail(resp).await;
             let err = FetchError::Status {
                 url: key,
                 status: status.as_u16(),
                 retry_after,
+                detail,
             };
             self.count(url, err.reason());
             return Err(err);
@@ -370,7 +504,8 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        match self.attempt(host, &robots_url, false).await {
+        let req = ApiRequest::get(robots_url.as_str());
+        match self.attempt(host, &robots_url, &req, false).await {
             Ok(Fetched::Fresh(b)) => match texting_robots::Robot::new(ROBOTS_AGENT, &b.bytes) {
                 Ok(r) => {
                     if let Some(d) = r.delay {
@@ -503,6 +638,46 @@ pub fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
         when.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// How long until a spent rate limit resets, when the headers say it is spent.
+pub fn spent_rate_limit(h: &HeaderMap) -> Option<Duration> {
+    let num = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| h.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
+    };
+    let remaining = num(["x-ratelimit-remaining", "ratelimit-remaining"])?;
+    if remaining >= 1.0 {
+        return None;
+    }
+    let reset = num(["x-ratelimit-reset", "ratelimit-reset"])?;
+    // Above a billion it is a Unix time (no window lasts 30 years).
+    let secs = if reset > 1e9 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        reset - now
+    } else {
+        reset
+    };
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 24.0 * 3600.0)))
+}
+
+/// The start of an error response's body, as text.
+async fn error_detail(resp: reqwest::Response) -> Option<String> {
+    let mut stream = resp.bytes_stream();
+    let mut bytes = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() >= ERROR_DETAIL_BYTES {
+            break;
+        }
+    }
+    bytes.truncate(ERROR_DETAIL_BYTES);
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 fn classify_reqwest(url: &str, e: &reqwest::Error) -> FetchError {

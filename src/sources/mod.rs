@@ -3,6 +3,8 @@
 //! pipeline decides what to keep and when the cursor may advance.
 
 pub mod appstore;
+pub mod bluesky_jetstream;
+pub mod bluesky_search;
 pub mod fetch;
 pub mod file;
 pub mod hn;
@@ -10,9 +12,11 @@ pub mod jsonld;
 pub mod lemmy;
 pub mod mastodon;
 pub mod pages;
+pub mod reddit;
 pub mod rss;
 pub mod selectors;
 pub mod telegram;
+pub mod youtube;
 
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use thiserror::Error;
 
 use crate::config::SourceConfig;
 use crate::post::RawItem;
+use crate::relevance::Matcher;
 pub use fetch::{FetchError, Fetcher};
 
 #[derive(Debug, Error)]
@@ -31,6 +36,12 @@ pub enum SourceError {
     Io { path: String, message: String },
     #[error("unparseable {what}: {message}")]
     Parse { what: &'static str, message: String },
+    /// The service refused the configured credentials (the message never holds them).
+    #[error("the credentials were refused: {message}")]
+    Auth { message: String },
+    /// The API's daily quota is spent (this source's share or the whole key's).
+    #[error("the API quota is spent until it resets in {}s", retry_after.as_secs())]
+    Quota { retry_after: std::time::Duration },
 }
 
 impl SourceError {
@@ -40,6 +51,17 @@ impl SourceError {
             SourceError::Fetch(f) => f.reason(),
             SourceError::Io { .. } => "io",
             SourceError::Parse { .. } => "parse",
+            SourceError::Auth { .. } => "auth_failed",
+            SourceError::Quota { .. } => "quota_exceeded",
+        }
+    }
+
+    /// How long the scheduler should wait before the next poll, when the error says.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SourceError::Fetch(f) => f.retry_after(),
+            SourceError::Quota { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -90,8 +112,14 @@ pub fn moved_cursor<T: serde::Serialize + PartialEq>(before: &T, now: &T) -> Opt
     (before != now).then(|| serde_json::to_vec(now).expect("a cursor serialises"))
 }
 
-/// Builds the source a config entry describes.
-pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box<dyn Source> {
+/// Builds the source a config entry describes. `matcher` is the product's: a firehose keeps
+/// only what matches it, since handing every post on the network to the pipeline would drown it.
+pub fn build(
+    cfg: &SourceConfig,
+    fetcher: Arc<Fetcher>,
+    max_items: usize,
+    matcher: &Matcher,
+) -> Box<dyn Source> {
     match cfg {
         SourceConfig::File(c) => Box::new(file::FileSource::new((**c).clone(), max_items)),
         SourceConfig::Rss(c) => Box::new(rss::RssSource::new(c.clone(), fetcher, max_items)),
@@ -113,6 +141,23 @@ pub fn build(cfg: &SourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Box
         SourceConfig::Lemmy(c) => Box::new(lemmy::LemmySource::new(c.clone(), fetcher, max_items)),
         SourceConfig::AppStore(c) => {
             Box::new(appstore::AppStoreSource::new(c.clone(), fetcher, max_items))
+        }
+        SourceConfig::BlueskyJetstream(c) => Box::new(bluesky_jetstream::JetstreamSource::new(
+            c.clone(),
+            fetcher.config().user_agent.clone(),
+            matcher.clone(),
+            max_items,
+        )),
+        SourceConfig::BlueskySearch(c) => Box::new(bluesky_search::BlueskySearchSource::new(
+            c.clone(),
+            fetcher,
+            max_items,
+        )),
+        SourceConfig::Youtube(c) => {
+            Box::new(youtube::YoutubeSource::new(c.clone(), fetcher, max_items))
+        }
+        SourceConfig::Reddit(c) => {
+            Box::new(reddit::RedditSource::new(c.clone(), fetcher, max_items))
         }
     }
 }
