@@ -764,6 +764,47 @@ mod tests {
     }
 
     #[test]
+    fn spent_rate_limits_in_seconds_or_unix_time() {
+        let h = |pairs: &[(&'static str, String)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, v.parse().unwrap());
+            }
+            m
+        };
+        // Reddit: floats, reset in seconds.
+        let reddit = h(&[
+            ("x-ratelimit-remaining", "0.0".into()),
+            ("x-ratelimit-reset", "412".into()),
+        ]);
+        assert_eq!(spent_rate_limit(&reddit), Some(Duration::from_secs(412)));
+        let left = h(&[
+            ("x-ratelimit-remaining", "12.0".into()),
+            ("x-ratelimit-reset", "412".into()),
+        ]);
+        assert_eq!(spent_rate_limit(&left), None);
+        // Bluesky: reset as a Unix time.
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 300;
+        let bsky = h(&[
+            ("ratelimit-remaining", "0".into()),
+            ("ratelimit-reset", at.to_string()),
+        ]);
+        let d = spent_rate_limit(&bsky).unwrap();
+        assert!(
+            d > Duration::from_secs(290) && d <= Duration::from_secs(300),
+            "{d:?}"
+        );
+        assert_eq!(
+            spent_rate_limit(&h(&[("x-ratelimit-remaining", "0".into())])),
+            None
+        );
+    }
+
+    #[test]
     fn retry_after_seconds_and_dates() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "7".parse().unwrap());

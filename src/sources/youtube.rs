@@ -283,8 +283,10 @@ impl Source for YoutubeSource {
                         continue;
                     };
                     let at = parse_ms(&t.snippet.top.snippet.published_at);
+                    // The stored newest thread comes again (second resolution); its replies
+                    // came with it then, and later replies wait for a thread of their own.
                     if let (Some(s), Some(a)) = (stored, at) {
-                        if a < s {
+                        if a <= s {
                             reached_stored = true;
                             continue;
                         }

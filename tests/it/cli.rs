@@ -655,3 +655,106 @@ async fn fetch_polls_once_and_dry_run_stores_nothing() {
     assert_eq!(code, 1);
     assert!(out.contains("hn: error (http_4xx)"), "{out}");
 }
+
+/// Credentials reach the services that need them and nothing else: not the output of `fetch`,
+/// not `check-config`, not the logs even at `trace`, not the error messages of refused ones.
+#[tokio::test]
+async fn credentials_never_reach_output_or_logs() {
+    let srv = FixtureServer::start().await;
+    let json = |rel: &str| Reply::typed("application/json", fixture(rel));
+    srv.script("/api/v1/access_token", vec![json("reddit/token.json")]);
+    srv.script("/search", vec![json("reddit/search.json")]);
+    srv.script(
+        "/xrpc/com.atproto.server.createSession",
+        vec![Reply::typed(
+            "application/json",
+            br#"{"error":"AuthenticationRequired","message":"Invalid identifier or password"}"#
+                .to_vec(),
+        )
+        .with_status(401)],
+    );
+    srv.script(
+        "/youtube/v3/commentThreads",
+        vec![json("youtube/key_invalid.json").with_status(400)],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sources = format!(
+        r#"
+[[products.sources]]
+kind = "reddit"
+name = "reddit"
+query = "acme phone"
+client_id = "p-jcoLKBynTLew"
+client_secret_env = "CXPULSE_TEST_REDDIT_SECRET"
+api_base = "{base}"
+token_url = "{base}/api/v1/access_token"
+
+[[products.sources]]
+kind = "bluesky_search"
+name = "bsky"
+query = "acme"
+identifier = "acme-insights.bsky.social"
+app_password = "inline-app-pass-4242"
+service = "{base}"
+
+[[products.sources]]
+kind = "youtube"
+name = "yt"
+video_ids = ["aCmEph0neR3"]
+api_key_env = "CXPULSE_TEST_YT_KEY"
+base_url = "{base}"
+"#,
+        base = srv.url("")
+    );
+    let cfg = write_config(dir.path(), &sources);
+    let secrets = [
+        "gko_LXELoV07ZBNUXrvWZfzE3aI",
+        "inline-app-pass-4242",
+        "AIzaSyD-secret-9999",
+    ];
+    let run_with_env = move |args: &'static [&'static str]| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(bin())
+                .arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .env("CXPULSE_LOG_LEVEL", "trace")
+                .env("CXPULSE_TEST_REDDIT_SECRET", "gko_LXELoV07ZBNUXrvWZfzE3aI")
+                .env("CXPULSE_TEST_YT_KEY", "AIzaSyD-secret-9999")
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        })
+    };
+    let (code, out) = run_with_env(&["fetch", "--product", "acme-phone", "--dry-run"])
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "two sources refused their credentials: {out}");
+    assert!(out.contains("reddit: 2 items"), "{out}");
+    assert!(out.contains("bsky: error (auth_failed)"), "{out}");
+    assert!(out.contains("yt: error (auth_failed)"), "{out}");
+    let (code, masked) = run_with_env(&["check-config"]).await.unwrap();
+    assert_eq!(code, 0, "{masked}");
+    assert!(masked.contains("app_password = \"********\""), "{masked}");
+    for s in secrets {
+        assert!(!out.contains(s), "`{s}` leaked into fetch output:\n{out}");
+        assert!(
+            !masked.contains(s),
+            "`{s}` leaked into check-config:\n{masked}"
+        );
+    }
+    // They did reach the services.
+    let sent = |p: &str, h: &str| {
+        srv.seen(p).iter().any(|s| {
+            s.headers
+                .get(h)
+                .is_some_and(|v| v.to_str().unwrap().contains("AIzaSyD-secret-9999"))
+        })
+    };
+    assert!(sent("/youtube/v3/commentThreads", "x-goog-api-key"));
+}

@@ -163,3 +163,35 @@ async fn per_host_rate_limit_spaces_requests() {
     }
     assert!(start.elapsed() >= Duration::from_millis(590));
 }
+
+#[tokio::test]
+async fn a_spent_rate_limit_far_from_reset_ends_the_poll_without_a_request() {
+    let srv = FixtureServer::start().await;
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    srv.script(
+        "/api",
+        vec![Reply::typed("application/json", b"{}".to_vec())
+            .header("ratelimit-limit", "3000")
+            .header("ratelimit-remaining", "0")
+            .header("ratelimit-reset", &reset.to_string())],
+    );
+    let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    let req = cxpulse::sources::fetch::ApiRequest::get(srv.url("/api"));
+    f.call(&req)
+        .await
+        .expect("the answer that spends the budget is fine");
+    let err = f.call(&req).await.unwrap_err();
+    assert!(matches!(err, FetchError::Throttled { .. }), "{err}");
+    assert_eq!(err.reason(), "rate_limited");
+    let wait = err.retry_after().unwrap();
+    assert!(wait > Duration::from_secs(3500), "{wait:?}");
+    assert_eq!(
+        srv.seen("/api").len(),
+        1,
+        "nothing sent while the budget is spent"
+    );
+}

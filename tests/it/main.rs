@@ -10,5 +10,6 @@ mod fetch;
 mod forget;
 mod notify;
 mod smtp;
+mod social;
 mod sources;
 mod util;

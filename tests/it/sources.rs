@@ -14,7 +14,7 @@ use cxpulse::sources::{Fetcher, Source, SourceError};
 
 use crate::util::*;
 
-fn fetcher() -> Arc<Fetcher> {
+pub fn fetcher() -> Arc<Fetcher> {
     // API pages and product pages are larger than the fetch tests' 10 kB cap.
     let cfg = FetchConfig {
         max_body_bytes: 100_000,
@@ -23,7 +23,7 @@ fn fetcher() -> Arc<Fetcher> {
     Arc::new(Fetcher::new(cfg, Arc::new(Metrics::new())).unwrap())
 }
 
-fn json(body: &str) -> Reply {
+pub fn json(body: &str) -> Reply {
     Reply::typed("application/json", body.as_bytes().to_vec())
 }
 

@@ -54,6 +54,11 @@ impl Reply {
             body: b"error".to_vec(),
         }
     }
+    /// This reply with another status (error bodies in an API's JSON shape).
+    pub fn with_status(mut self, status: u16) -> Reply {
+        self.status = status;
+        self
+    }
     pub fn header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.into(), v.into()));
         self
