@@ -155,9 +155,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     // The server stops accepting when the token fires; requests in flight finish.
     let server_token = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async move { server_token.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { server_token.cancelled().await })
+        .await
     });
 
     let ingest = tokio::spawn(pipeline.serve(rx));

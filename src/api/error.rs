@@ -29,6 +29,9 @@ pub enum Code {
     Unauthorized,
     /// Writes are disabled because no `server.api_token` is configured.
     WritesDisabled,
+    /// This client sent more requests than `server.rate_limit_per_client_rps` allows; the
+    /// `Retry-After` header says when to try again.
+    RateLimited,
     /// The daemon is shutting down or the model is not available.
     Unavailable,
     /// Something failed on the server side; details are in the log.
@@ -45,6 +48,7 @@ impl Code {
             Code::PayloadTooLarge | Code::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::WritesDisabled => StatusCode::FORBIDDEN,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -61,6 +65,7 @@ impl Code {
         Code::BatchTooLarge,
         Code::Unauthorized,
         Code::WritesDisabled,
+        Code::RateLimited,
         Code::Unavailable,
         Code::Internal,
     ];

@@ -3,6 +3,7 @@
 
 mod dashboard;
 pub mod error;
+mod ratelimit;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,6 +73,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state
+                .config
+                .server
+                .rate_limit
+                .map(|(rps, burst)| Arc::new(ratelimit::ClientLimiter::new(rps, burst))),
+            ratelimit::limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

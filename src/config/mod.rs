@@ -249,6 +249,8 @@ pub struct ServerConfig {
     pub api_token: Option<String>,
     pub max_body_bytes: usize,
     pub max_batch_texts: usize,
+    /// Per-client token bucket: `(requests per second, burst)`; `None` when turned off.
+    pub rate_limit: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -445,6 +447,20 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
             ));
         }
     }
+    let rate_limit = match (
+        raw.server.rate_limit_per_client_rps,
+        raw.server.rate_limit_burst,
+    ) {
+        (0, _) => None,
+        (_, 0) => {
+            return Err(invalid(
+                text,
+                "server.rate_limit_burst",
+                "must be at least 1 while rate_limit_per_client_rps is set",
+            ))
+        }
+        (rps, burst) => Some((rps, burst)),
+    };
     if raw.server.max_body_bytes == 0 || raw.server.max_batch_texts == 0 {
         return Err(invalid(
             text,
@@ -869,6 +885,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
             api_token,
             max_body_bytes: raw.server.max_body_bytes,
             max_batch_texts: raw.server.max_batch_texts,
+            rate_limit,
         },
         storage: StorageConfig {
             path: storage_path,
@@ -915,7 +932,8 @@ impl Config {
         out.push_str(
             "# effective configuration (file < environment < command line); secrets masked\n",
         );
-        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\n\n",
+        let (rps, burst) = self.server.rate_limit.unwrap_or((0, 0));
+        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\nrate_limit_per_client_rps = {rps}\nrate_limit_burst = {burst}\n\n",
             self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts));
         out.push_str(&format!(
             "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\nretain_days = {}\n\n",

@@ -45,6 +45,11 @@ pub struct RawServer {
     pub max_body_bytes: usize,
     /// Most texts accepted by one `POST /classify` or ingest request.
     pub max_batch_texts: usize,
+    /// Requests per second each client (peer IP address) may make on average; 0 turns the
+    /// limit off. Behind a reverse proxy every client shares the proxy's address: limit there.
+    pub rate_limit_per_client_rps: u32,
+    /// Requests a client may make at once before the average applies (a dashboard load).
+    pub rate_limit_burst: u32,
 }
 
 impl Default for RawServer {
@@ -54,6 +59,8 @@ impl Default for RawServer {
             api_token: None,
             max_body_bytes: 1024 * 1024,
             max_batch_texts: 256,
+            rate_limit_per_client_rps: 100,
+            rate_limit_burst: 200,
         }
     }
 }

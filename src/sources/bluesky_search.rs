@@ -298,7 +298,14 @@ impl Source for BlueskySearchSource {
                 }
             }
             match parsed.cursor {
-                Some(c) if !parsed.posts.is_empty() && !reached_stored => page_cursor = Some(c),
+                // A cursor that comes back unchanged would page forever.
+                Some(c)
+                    if !parsed.posts.is_empty()
+                        && !reached_stored
+                        && page_cursor.as_deref() != Some(&c) =>
+                {
+                    page_cursor = Some(c)
+                }
                 _ => break,
             }
             if page + 1 == self.cfg.max_pages {

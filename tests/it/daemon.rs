@@ -490,3 +490,41 @@ async fn writes_are_refused_without_a_configured_token() {
     assert_eq!((s, v["code"].as_str()), (403, Some("writes_disabled")));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_outruns_the_rate_limit_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(&dir.path().join("db"), "").replace(
+        "max_batch_texts = 20",
+        "max_batch_texts = 20\nrate_limit_per_client_rps = 2\nrate_limit_burst = 5",
+    );
+    let d = Daemon::start(load(&text, dir.path())).await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = d.http.get(d.url("/api/v1/products")).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=1).contains(&retry), "{retry}");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["code"], "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "the burst passes: {statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // A second later the bucket has two tokens again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (s, _) = d.get("/api/v1/products").await;
+    assert_eq!(s, 200);
+    let (_, metrics) = d.get("/metrics").await;
+    let m = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        m.lines().any(|l| l.contains("status=\"429\"")),
+        "429s are counted: {m}"
+    );
+    d.stop().await;
+}

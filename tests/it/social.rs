@@ -650,3 +650,64 @@ async fn jetstream_buffer_is_bounded_and_loses_nothing() {
         .collect();
     assert_eq!(got, want, "every post once, in order");
 }
+
+/// Every API kind against the same faults: a truncated body is a parse error, a 503 is retried,
+/// a body over the size cap is refused, and a paginator that hands back the same token stops.
+#[tokio::test]
+async fn api_sources_survive_truncated_flaky_oversized_and_looping_answers() {
+    struct Case {
+        path: &'static str,
+        page: &'static str,
+        poll: Box<dyn Fn(&FixtureServer) -> Box<dyn Source>>,
+    }
+    let cases = [
+        Case {
+            path: "/xrpc/app.bsky.feed.searchPosts",
+            page: "bluesky/search_page0.json",
+            poll: Box::new(|s| Box::new(bluesky(s, "abcd-efgh-ijkl-mnop"))),
+        },
+        Case {
+            path: "/r/headphones/comments",
+            page: "reddit/comments0.json",
+            poll: Box::new(|s| Box::new(reddit(s, &["headphones"], None))),
+        },
+        Case {
+            path: "/youtube/v3/commentThreads",
+            page: "youtube/threads0.json",
+            poll: Box::new(|s| Box::new(youtube(s, &["aCmEph0neR3"], 100))),
+        },
+    ];
+    for c in cases {
+        let srv = FixtureServer::start().await;
+        srv.script(
+            "/xrpc/com.atproto.server.createSession",
+            vec![file_json("bluesky/session.json")],
+        );
+        srv.script("/api/v1/access_token", vec![file_json("reddit/token.json")]);
+        let page = fixture(c.page);
+
+        srv.script(
+            c.path,
+            vec![Reply::typed(
+                "application/json",
+                page[..page.len() / 2].to_vec(),
+            )],
+        );
+        let err = (c.poll)(&srv).poll(None).await.unwrap_err();
+        assert_eq!(err.reason(), "parse", "{}: {err}", c.path);
+
+        srv.script(c.path, vec![Reply::status(503), file_json(c.page)]);
+        let before = srv.seen(c.path).len();
+        let poll = (c.poll)(&srv).poll(None).await.unwrap();
+        assert!(!poll.items.is_empty(), "{}", c.path);
+        // The same page (and the same next token) forever: at most one repeat is read.
+        let n = srv.seen(c.path).len() - before;
+        assert_eq!(n, 3, "{}: the 503, the page, its repeat", c.path);
+
+        let mut huge = b"{\"posts\":[".to_vec();
+        huge.resize(200_000, b' ');
+        srv.script(c.path, vec![Reply::typed("application/json", huge)]);
+        let err = (c.poll)(&srv).poll(None).await.unwrap_err();
+        assert_eq!(err.reason(), "too_large", "{}: {err}", c.path);
+    }
+}
