@@ -655,10 +655,11 @@ async fn jetstream_buffer_is_bounded_and_loses_nothing() {
 /// a body over the size cap is refused, and a paginator that hands back the same token stops.
 #[tokio::test]
 async fn api_sources_survive_truncated_flaky_oversized_and_looping_answers() {
+    type Build = Box<dyn Fn(&FixtureServer) -> Box<dyn Source>>;
     struct Case {
         path: &'static str,
         page: &'static str,
-        poll: Box<dyn Fn(&FixtureServer) -> Box<dyn Source>>,
+        poll: Build,
     }
     let cases = [
         Case {
