@@ -69,6 +69,12 @@ pub enum Command {
     /// trend and their quotes in stored digests and alerts. Needs the daemon stopped. Without
     /// --yes it only says what it would delete.
     Forget(ForgetArgs),
+    /// Write a consistent snapshot of the whole store to a file; while the daemon runs, through
+    /// its API (needs server.api_token)
+    Backup(BackupArgs),
+    /// Replace the store with a backup (the daemon must be stopped; the old store is kept
+    /// aside). Without --yes it only checks the file
+    Restore(RestoreArgs),
     /// Score a model on labelled data (the metrics of its model card, from the ONNX file itself)
     Eval(EvalArgs),
     /// Measure the authenticity layer: the genuineness score on labelled reviews, and campaign
@@ -90,6 +96,23 @@ pub struct FetchArgs {
     /// With --dry-run: one JSON object per item instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (it must not exist yet)
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file written by `cxpulse backup`
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Replace the store; without it the file is only checked
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +472,14 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Forget(a) => {
             let cfg = load_config(&cli, None, None)?;
             forget(&cfg, a)
+        }
+        Command::Backup(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            backup(&cfg, a)
+        }
+        Command::Restore(a) => {
+            let cfg = load_config(&cli, None, None)?;
+            restore(&cfg, a)
         }
         Command::Verify => {
             let cfg = load_config(&cli, None, None)?;
@@ -1042,6 +1073,91 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
     }
     if failed > 0 {
         return Err(anyhow!("{failed} source(s) failed").into());
+    }
+    Ok(())
+}
+
+fn backup(cfg: &Config, a: &BackupArgs) -> Result<(), CliError> {
+    use std::io::Write;
+    // Written under a temporary name and renamed when complete: a file with the final name is
+    // always a whole backup.
+    let dir = a
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let posts = match Store::open(&cfg.storage.path) {
+        Ok(store) => store.backup(tmp.as_file_mut())?.posts,
+        Err(crate::store::StoreError::Locked { .. }) => {
+            let token = cfg.server.api_token.as_deref().ok_or_else(|| {
+                usage(anyhow!(
+                    "the daemon is running and a backup through its API needs server.api_token (or CXPULSE_API_TOKEN)"
+                ))
+            })?;
+            let api = ApiClient::new(cfg)?;
+            eprintln!(
+                "(the daemon is running: taking the backup through its API at {})",
+                api.base
+            );
+            api.download("/api/v1/backup", token, tmp.as_file_mut())?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tmp.as_file_mut().flush()?;
+    tmp.as_file().sync_all()?;
+    let summary = crate::store::backup::check(tmp.path())?;
+    if summary.posts != posts {
+        return Err(anyhow!(
+            "the backup holds {} posts, the daemon said {posts}",
+            summary.posts
+        )
+        .into());
+    }
+    tmp.persist_noclobber(&a.out)
+        .map_err(|e| anyhow!("cannot create {}: {}", a.out.display(), e.error))?;
+    println!(
+        "backup written to {}: {} posts, {} records in {} trees, checksum verified",
+        a.out.display(),
+        summary.posts,
+        summary.entries,
+        summary.trees
+    );
+    Ok(())
+}
+
+fn restore(cfg: &Config, a: &RestoreArgs) -> Result<(), CliError> {
+    let summary = crate::store::backup::check(&a.from)?;
+    println!(
+        "{}: a whole backup of {} posts ({} records in {} trees)",
+        a.from.display(),
+        summary.posts,
+        summary.entries,
+        summary.trees
+    );
+    if !a.yes {
+        println!(
+            "nothing changed; run again with --yes to replace the store at {}",
+            cfg.storage.path.display()
+        );
+        return Ok(());
+    }
+    // The daemon must not hold the store: it would keep writing into the one moved aside.
+    if let Err(crate::store::StoreError::Locked { .. }) = Store::open(&cfg.storage.path).map(drop) {
+        return Err(usage(anyhow!(
+            "the store at {} is in use: stop the daemon first",
+            cfg.storage.path.display()
+        )));
+    }
+    let (_, kept) = crate::store::backup::restore(&a.from, &cfg.storage.path)?;
+    println!(
+        "restored {} posts into {}; the store verifies",
+        summary.posts,
+        cfg.storage.path.display()
+    );
+    if let Some(k) = kept {
+        println!("the previous store is kept at {}", k.display());
     }
     Ok(())
 }
@@ -1644,6 +1760,43 @@ impl ApiClient {
     /// A non-JSON answer (a Markdown digest) as text.
     fn get_text(&self, path: &str) -> Result<String, CliError> {
         self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// Streams an authenticated download into `out`; returns the `X-Cxpulse-Posts` count.
+    fn download(&self, path: &str, token: &str, out: &mut std::fs::File) -> Result<u64, CliError> {
+        use std::io::Write;
+        self.rt.block_on(async {
+            let mut r = reqwest::Client::new()
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .context("daemon API request")?;
+            if !r.status().is_success() {
+                let status = r.status();
+                let v: Value = serde_json::from_str(&r.text().await.unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                let err = anyhow!(
+                    "{} ({})",
+                    v["message"].as_str().unwrap_or("request failed"),
+                    v["code"]
+                );
+                return Err(if status.is_client_error() {
+                    usage(err)
+                } else {
+                    err.into()
+                });
+            }
+            let posts = r
+                .headers()
+                .get("x-cxpulse-posts")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0);
+            while let Some(chunk) = r.chunk().await.context("daemon API answer")? {
+                out.write_all(&chunk)?;
+            }
+            Ok(posts)
+        })
     }
 
     /// The answer's body when the status is a success; the API's error (code and message)

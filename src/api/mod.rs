@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/products/{id}/alerts", get(list_alerts))
         .route("/classify", post(classify))
         .route("/sources", get(sources))
+        .route("/backup", get(backup))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -562,6 +563,61 @@ async fn list_posts(
     })))
 }
 
+/// A consistent snapshot of the whole store, streamed. It is written to an unlinked temporary
+/// file beside the store first (writers pause only while that runs, not while a slow client
+/// downloads), and needs the bearer token: it holds every post.
+async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_token(&st, &headers)?;
+    let store = st.store.clone();
+    let (file, summary) = tokio::task::spawn_blocking(move || {
+        use std::io::Seek;
+        let dir = store
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| ".".into());
+        let mut f = tempfile::tempfile_in(dir).map_err(ApiError::internal)?;
+        let summary = store.backup(&mut f).map_err(ApiError::internal)?;
+        f.rewind().map_err(ApiError::internal)?;
+        Ok::<_, ApiError>((f, summary))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let file = tokio::fs::File::from_std(file);
+    let chunks = futures::stream::unfold(Some(file), |f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut f = f?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let name = format!(
+        "cxpulse-{}.backup",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (
+                header::HeaderName::from_static("x-cxpulse-posts"),
+                summary.posts.to_string(),
+            ),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
 /// Constant-time comparison, so the token cannot be guessed byte by byte from response times.
 fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = (given.len() != expected.len()) as u8;
@@ -772,6 +828,7 @@ mod tests {
             "/api/v1/products/{id}/summary",
             "/api/v1/classify",
             "/api/v1/sources",
+            "/api/v1/backup",
             "/api/v1/openapi.json",
             "/metrics",
         ] {

@@ -72,6 +72,7 @@ impl Store {
     /// from its buckets in the same transaction, so `verify` holds afterwards; then removes
     /// their quotes from stored digests and alerts (whose counts stay what was sent).
     pub fn forget(&self, ids: &[PostId]) -> Result<ForgetOutcome, StoreError> {
+        let _write = self.write_gate();
         let slots = self.slots();
         let trees = (&self.posts, &self.post_ids, &self.aggregates, &self.meta);
         let res = trees.transaction(|(tp, ti, ta, tm)| {

@@ -9,6 +9,7 @@
 //! The outbox trees (`messages`, `deliveries`, `alert_state`) hold what the daemon produced
 //! to send and how far each delivery got; see `outbox.rs`.
 
+pub mod backup;
 pub mod codec;
 mod forget;
 pub mod keys;
@@ -54,6 +55,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record in tree `{tree}`: {detail}")]
     Corrupt { tree: &'static str, detail: String },
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 /// What one ingest did.
@@ -111,6 +114,9 @@ pub struct Store {
     slots: Arc<RwLock<Arc<Vec<Slot>>>>,
     /// Mirror of `meta/post_count`: sled's `len()` is a full scan.
     count: Arc<AtomicU64>,
+    /// Every write holds the shared side for its duration; a backup holds the exclusive side,
+    /// so its snapshot never has half a transaction (sled has no cross-tree snapshots).
+    gate: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,6 +169,7 @@ impl Store {
             db,
             slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             count: Arc::new(AtomicU64::new(0)),
+            gate: Arc::new(RwLock::new(())),
         };
         store.check_schema()?;
         let count = match store.meta.get(keys::META_POST_COUNT)? {
@@ -213,6 +220,11 @@ impl Store {
         }
     }
 
+    /// The shared side of the write gate; taken by every method that writes, never nested.
+    fn write_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().expect("write gate poisoned")
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -224,6 +236,7 @@ impl Store {
 
     /// Makes sure every (head, label) of a model has a slot; new ones are appended.
     pub fn register_slots(&self, wanted: &[Slot]) -> Result<Arc<Vec<Slot>>, StoreError> {
+        let _write = self.write_gate();
         let mut guard = self.slots.write().expect("slots lock poisoned");
         let mut slots: Vec<Slot> = guard.as_ref().clone();
         let mut changed = false;
@@ -252,6 +265,7 @@ impl Store {
         scorer: &Scorer,
         cursor: Option<(&str, &[u8])>,
     ) -> Result<IngestOutcome, StoreError> {
+        let _write = self.write_gate();
         let slots = self.slots();
         // Encoding happens outside the transaction: a conflict retry must not redo it.
         struct Encoded {

@@ -23,6 +23,7 @@ impl Store {
         key: &MessageKey,
         msg: &StoredMessage,
     ) -> Result<bool, StoreError> {
+        let _write = self.write_gate();
         let new = self
             .messages
             .compare_and_swap(
@@ -45,6 +46,7 @@ impl Store {
         label: &str,
         state: AlertState,
     ) -> Result<(), StoreError> {
+        let _write = self.write_gate();
         let state_key = keys::alert_state_key(product, label);
         let (m, st) = (codec::encode(msg), codec::encode(&state));
         (&self.messages, &self.alert_state)
@@ -115,6 +117,7 @@ impl Store {
         name: &str,
         rec: &DeliveryRecord,
     ) -> Result<(), StoreError> {
+        let _write = self.write_gate();
         self.deliveries
             .insert(key.delivery(name), codec::encode(rec))?;
         self.deliveries.flush()?;
@@ -136,6 +139,7 @@ impl Store {
         label: &str,
         state: AlertState,
     ) -> Result<(), StoreError> {
+        let _write = self.write_gate();
         self.alert_state
             .insert(keys::alert_state_key(product, label), codec::encode(&state))?;
         Ok(())
@@ -150,6 +154,7 @@ impl Store {
     }
 
     pub fn set_digest_since(&self, product: &str, date: &str) -> Result<(), StoreError> {
+        let _write = self.write_gate();
         self.meta
             .insert(keys::digest_since_key(product), date.as_bytes())?;
         Ok(())

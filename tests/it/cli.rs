@@ -758,3 +758,127 @@ base_url = "{base}"
     };
     assert!(sent("/youtube/v3/commentThreads", "x-goog-api-key"));
 }
+
+/// A backup taken from a running daemon while a file source and API clients write is a
+/// consistent snapshot: restored, it verifies and holds exactly the posts it announced. A
+/// damaged file is refused before anything changes, and a restore never runs under a daemon.
+#[test]
+fn backup_of_a_busy_daemon_restores_to_a_store_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("rows.jsonl");
+    write_rows(&data, 3000);
+    let sources = format!(
+        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n",
+        data.display()
+    );
+    let text = config_text(&dir.path().join("db"), &sources).replace(
+        "bind = \"127.0.0.1:0\"",
+        &format!("bind = \"127.0.0.1:{port}\""),
+    );
+    let cfg_path = dir.path().join("cxpulse.toml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = cfg_path.to_str().unwrap().to_string();
+    let mut daemon = Command::new(bin())
+        .args(["--config", &cfg, "run"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let http = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/health")).send().is_err() {
+        assert!(Instant::now() < deadline, "daemon did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // API clients keep writing while the backup runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, base) = (stop.clone(), base.clone());
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let posts: Vec<serde_json::Value> = (0..10)
+                    .map(|i| serde_json::json!({"id": format!("api-{n}-{i}"), "text": format!("Acme Phone from the API {n} {i}, delivery was late"), "published": "2026-03-03T10:00:00Z"}))
+                    .collect();
+                let r = http
+                    .post(format!("{base}/products/acme-phone/posts"))
+                    .bearer_auth(TOKEN)
+                    .json(&serde_json::json!({ "posts": posts }))
+                    .send()
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let snap = dir.path().join("snap.backup");
+    let (code, out, err) = cx(&cfg, &format!("backup --out {}", snap.display()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("through its API"), "{err}");
+    assert!(out.contains("checksum verified"), "{out}");
+    let announced: u64 = out
+        .split("posts")
+        .next()
+        .and_then(|s| s.rsplit(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no post count in {out}"));
+    assert!(announced > 0, "{out}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+
+    // An existing file is never overwritten, and no restore runs under a daemon.
+    let (code, _, err) = cx(&cfg, &format!("backup --out {}", snap.display()));
+    assert_ne!(code, 0, "{err}");
+    let (code, _, err) = cx(&cfg, &format!("restore --from {} --yes", snap.display()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stop the daemon"), "{err}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(daemon.wait().unwrap().success());
+
+    // A damaged copy is refused and changes nothing.
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    let bad = dir.path().join("bad.backup");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, _, err) = cx(&cfg, &format!("restore --from {} --yes", bad.display()));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("damaged") || err.contains("not a cxpulse backup"),
+        "{err}"
+    );
+    let truncated = dir.path().join("short.backup");
+    std::fs::write(&truncated, &bytes[..mid]).unwrap();
+    let (code, _, _) = cx(
+        &cfg,
+        &format!("restore --from {} --yes", truncated.display()),
+    );
+    assert_eq!(code, 1);
+
+    // Without --yes the file is only checked; with it the store is replaced and verifies.
+    let (code, out, _) = cx(&cfg, &format!("restore --from {}", snap.display()));
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing changed"), "{out}");
+    let (code, out, err) = cx(&cfg, &format!("restore --from {} --yes", snap.display()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("previous store is kept at"), "{out}");
+    let (code, out, _) = cx(&cfg, "verify");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("store OK"), "{out}");
+    assert!(
+        out.starts_with(&format!("{announced} posts")),
+        "{out} vs {announced}"
+    );
+}
