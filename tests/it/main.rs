@@ -3,6 +3,7 @@
 
 mod authenticity;
 mod cli;
+mod crash;
 mod daemon;
 mod dashboard;
 mod digest;
