@@ -14,6 +14,8 @@ pub mod config;
 pub mod delivery;
 pub mod digest;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod language;
 pub mod metrics;
 pub mod notifier;

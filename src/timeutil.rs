@@ -5,6 +5,14 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 /// Milliseconds since the epoch from the common spellings: RFC 3339 / ISO 8601 (with or without
 /// zone — none means UTC), RFC 2822, `YYYY-MM-DD`, and Unix seconds or milliseconds.
 pub fn parse_time_ms(s: &str) -> Option<i64> {
+    parse_any_ms(s).filter(|ms| (-MAX_ABS_MS..=MAX_ABS_MS).contains(ms))
+}
+
+/// Times are kept within years -9999..=9999: beyond that no date means anything, and the range
+/// arithmetic of queries (a default `from` 90 days before `to`) can never overflow.
+const MAX_ABS_MS: i64 = 253_402_300_799_999;
+
+fn parse_any_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -46,7 +54,7 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
 
 /// Numbers below 10^11 are seconds (until the year 5138), larger ones milliseconds.
 pub fn unix_to_ms(n: i64) -> i64 {
-    if n.abs() < 100_000_000_000 {
+    if n.unsigned_abs() < 100_000_000_000 {
         n * 1000
     } else {
         n
@@ -98,12 +106,26 @@ pub fn parse_window_ms(s: &str) -> Option<i64> {
         "w" => 7 * 86_400_000,
         _ => return None,
     };
-    (n > 0 && n <= 3660).then_some(n * unit_ms)
+    // `then`, not `then_some`: the product of an out-of-range `n` must never be computed.
+    (n > 0 && n <= 3660).then(|| n * unit_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_beyond_year_9999_are_not_times() {
+        // Found by the api_query fuzz target: -1e20 saturated to i64::MIN, whose abs() overflowed.
+        assert_eq!(parse_time_ms("-99999999999999999999"), None);
+        assert_eq!(parse_time_ms("99999999999999999999"), None);
+        assert_eq!(parse_time_ms(&i64::MIN.to_string()), None);
+        assert_eq!(unix_to_ms(i64::MIN), i64::MIN);
+        assert_eq!(parse_time_ms("253402300799999"), Some(253_402_300_799_999));
+        assert!(parse_range(None, Some("-253402300799999"), str::to_string).is_ok());
+        // Also the fuzzer's: the window's product was computed before its range was checked.
+        assert_eq!(parse_window_ms("9223372036854775807w"), None);
+    }
 
     #[test]
     fn parses_common_spellings() {

@@ -26,6 +26,22 @@ struct Compiled {
     next: Option<Selector>,
 }
 
+impl Compiled {
+    fn new(cfg: &SelectorsSourceConfig) -> Compiled {
+        let opt = |s: &Option<String>| s.as_deref().map(compile);
+        Compiled {
+            item: compile(&cfg.item),
+            text: compile(&cfg.text),
+            title: opt(&cfg.title),
+            author: opt(&cfg.author),
+            rating: opt(&cfg.rating),
+            date: opt(&cfg.date),
+            link: opt(&cfg.link),
+            next: opt(&cfg.next_selector),
+        }
+    }
+}
+
 fn compile(s: &str) -> Selector {
     Selector::parse(s).unwrap_or_else(|_| Selector::parse(":not(*)").expect("static selector"))
 }
@@ -66,17 +82,7 @@ pub struct SelectorsSource {
 
 impl SelectorsSource {
     pub fn new(cfg: SelectorsSourceConfig, fetcher: Arc<Fetcher>, max_items: usize) -> Self {
-        let opt = |s: &Option<String>| s.as_deref().map(compile);
-        let sel = Arc::new(Compiled {
-            item: compile(&cfg.item),
-            text: compile(&cfg.text),
-            title: opt(&cfg.title),
-            author: opt(&cfg.author),
-            rating: opt(&cfg.rating),
-            date: opt(&cfg.date),
-            link: opt(&cfg.link),
-            next: opt(&cfg.next_selector),
-        });
+        let sel = Arc::new(Compiled::new(&cfg));
         SelectorsSource {
             cfg,
             sel,
@@ -84,6 +90,12 @@ impl SelectorsSource {
             max_items,
         }
     }
+}
+
+/// The reviews of one page by the selectors of `cfg` (compiled here; the source compiles them
+/// once). For `cxpulse fetch`-like tools and the fuzz targets.
+pub fn extract(html: &str, page: &url::Url, cfg: &SelectorsSourceConfig) -> PageReviews {
+    parse_page(html, page, cfg, &Compiled::new(cfg))
 }
 
 /// The reviews of one page by `cfg`'s selectors.

@@ -9,6 +9,7 @@ mod dashboard;
 mod digest;
 mod fetch;
 mod forget;
+mod fuzz;
 mod notify;
 mod smtp;
 mod social;
