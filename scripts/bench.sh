@@ -5,9 +5,11 @@
 #   2. daemon RSS: a sled store with 1M posts (the bench binary's --populate), the daemon started
 #      on it with the tiny-test model loaded, a few dozen API queries, then VmRSS / VmHWM from
 #      /proc/PID/status against the 300 MB target, and a SIGTERM shutdown
+#   3. load: on the same store, wrk (Debian package) sends trend and post queries at about
+#      1,000 requests/s for 30 s while API clients ingest posts; throughput, p50/p99, errors
 #
-# Usage: scripts/bench.sh [--no-store] [--no-rss]
-#   --no-store  skip step 1            --no-rss  skip step 2
+# Usage: scripts/bench.sh [--no-store] [--no-rss] [--no-load]
+#   --no-store  skip step 1   --no-rss  skip step 2   --no-load  skip step 3
 # Env: CXPULSE_BENCH_POSTS  posts to store (default 1000000)
 #      CXPULSE_BENCH_DIR    where the temporary stores go (default: mktemp -d); 2-3 GB at 1M posts
 #      CXPULSE_BENCH_PORT   port of the daemon on 127.0.0.1 (default 7979)
@@ -19,8 +21,10 @@ cd "$ROOT"
 
 RUN_STORE=1
 RUN_RSS=1
+RUN_LOAD=1
 for arg in "$@"; do
     case "$arg" in
+        --no-load) RUN_LOAD=0 ;;
         --no-store) RUN_STORE=0 ;;
         --no-rss) RUN_RSS=0 ;;
         -h | --help)
@@ -51,13 +55,13 @@ bash scripts/setup.sh
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') memory"
 
 if ((RUN_STORE)); then
-    say "1/2 store benchmark: cargo bench --bench store ($POSTS posts)"
+    say "1/3 store benchmark: cargo bench --bench store ($POSTS posts)"
     cargo bench --locked --bench store
 fi
 
-((RUN_RSS)) || exit 0
+((RUN_RSS || RUN_LOAD)) || exit 0
 
-say "2/2 daemon RSS with the model loaded and $POSTS posts stored"
+say "2/3 daemon RSS with the model loaded and $POSTS posts stored"
 command -v curl >/dev/null || die "curl is needed for the RSS measurement"
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     die "127.0.0.1:$PORT is in use; set CXPULSE_BENCH_PORT to a free port"
@@ -100,6 +104,9 @@ cat >"$WORK/cxpulse.toml" <<EOF
 # Written by scripts/bench.sh: the shape of config/cxpulse.toml, no sources.
 [server]
 bind = "127.0.0.1:$PORT"
+# The load step ingests through the API, and all its clients share one address.
+api_token = "benchmark-token-0123456789"
+rate_limit_per_client_rps = 0
 
 [storage]
 path = "$STORE"
@@ -133,28 +140,32 @@ name = "Polaris Hiker X"
 keywords = ["Polaris"]
 EOF
 
-# Only the temporary config decides: no CXPULSE_* override from the caller's environment.
-(
-    for v in $(compgen -e | grep '^CXPULSE_' || true); do unset "$v"; done
-    export ORT_DYLIB_PATH="$ROOT/.cxpulse/lib/libonnxruntime.so"
-    exec "$ROOT/target/release/cxpulse" --config "$WORK/cxpulse.toml" run
-) >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-BASE="http://127.0.0.1:$PORT/api/v1"
+start_daemon() {
+    # Only the temporary config decides: no CXPULSE_* override from the caller's environment.
+    (
+        for v in $(compgen -e | grep '^CXPULSE_' || true); do unset "$v"; done
+        export ORT_DYLIB_PATH="$ROOT/.cxpulse/lib/libonnxruntime.so"
+        exec "$ROOT/target/release/cxpulse" --config "$WORK/cxpulse.toml" run
+    ) >"$WORK/daemon.log" 2>&1 &
+    DAEMON_PID=$!
 
-# Opening a 1M-post store and loading the model take a few seconds: generous per-request
-# timeout, one deadline for the whole start-up.
-start_ts=$(date +%s)
-deadline=$((start_ts + 600))
-until curl -fsS -o /dev/null --max-time 120 "$BASE/health" 2>/dev/null; do
-    kill -0 "$DAEMON_PID" 2>/dev/null || {
-        sed 's/^/bench:   daemon: /' "$WORK/daemon.log" >&2
-        die "the daemon exited during start-up"
-    }
-    (($(date +%s) < deadline)) || die "the daemon did not answer /health within 600 s"
-    sleep 0.5
-done
-say "daemon up (pid $DAEMON_PID) after $(($(date +%s) - start_ts)) s"
+    # Opening a 1M-post store and loading the model take a few seconds: generous per-request
+    # timeout, one deadline for the whole start-up.
+    start_ts=$(date +%s)
+    deadline=$((start_ts + 600))
+    until curl -fsS -o /dev/null --max-time 120 "$BASE/health" 2>/dev/null; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || {
+            sed 's/^/bench:   daemon: /' "$WORK/daemon.log" >&2
+            die "the daemon exited during start-up"
+        }
+        (($(date +%s) < deadline)) || die "the daemon did not answer /health within 600 s"
+        sleep 0.5
+    done
+    say "daemon up (pid $DAEMON_PID) after $(($(date +%s) - start_ts)) s"
+}
+BASE="http://127.0.0.1:$PORT/api/v1"
+start_daemon
+
 status_line() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$DAEMON_PID/status"; }
 RSS_IDLE_KB=$(status_line VmRSS)
 
@@ -200,3 +211,72 @@ echo "  VmRSS after the queries:  $(mb "$RSS_KB")   (RssAnon $(mb "$ANON_KB"), R
 echo "  VmHWM (peak):             $(mb "$HWM_KB")   target <= 300 MB: $(verdict "$HWM_KB")"
 echo "  SIGTERM: daemon exited with status $STOP_RC"
 ((STOP_RC == 0)) || die "the daemon did not shut down cleanly (status $STOP_RC); log: $WORK/daemon.log"
+
+((RUN_LOAD)) || exit 0
+say "3/3 load: wrk at about 1,000 requests/s on trends and posts, $POSTS posts stored, with ingest"
+if ! command -v wrk >/dev/null; then
+    say "installing wrk (Debian package)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q wrk >/dev/null \
+        || die "wrk is needed for the load step (apt-get install wrk)"
+fi
+start_daemon
+# Requests alternate between the year's daily trend, the last month's hourly trend, a page of
+# posts and a label-filtered page; each connection waits 15 ms between requests, so 16
+# connections ask for about 1,000 requests/s (wrk measures latency without the wait).
+cat >"$WORK/mix.lua" <<LUA
+local paths = {
+  "/api/v1/products/$MAIN_PRODUCT/trends?$RANGE&interval=day",
+  "/api/v1/products/$MAIN_PRODUCT/posts?$RANGE&limit=50",
+  "/api/v1/products/nordwind-city-1/trends?from=2024-12-01T00:00:00Z&to=2024-12-31T00:00:00Z&interval=hour",
+  "/api/v1/products/$MAIN_PRODUCT/posts?$RANGE&label=emotions.joy&limit=20",
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+delay = function() return 15 end
+LUA
+# Ingest runs alongside: batches of 100 posts through the API, as fast as they are taken.
+(
+    n=0
+    while :; do
+        body="{\"posts\":["
+        for i in $(seq 1 100); do
+            body+="{\"id\":\"load-$n-$i\",\"text\":\"Nordwind Trail Runner 2 load post $n $i: the sole wore out fast\",\"published\":\"2024-12-$(printf '%02d' $((1 + (n + i) % 28)))T10:00:00Z\"}"
+            ((i < 100)) && body+=","
+        done
+        body+="]}"
+        curl -fsS -o /dev/null --max-time 60 -H "Authorization: Bearer benchmark-token-0123456789" \
+            -H "Content-Type: application/json" --data "$body" \
+            "$BASE/products/$MAIN_PRODUCT/posts" && echo ok >>"$WORK/ingest.count"
+        n=$((n + 1))
+    done
+) &
+INGEST_PID=$!
+wrk -t2 -c16 -d30s --latency -s "$WORK/mix.lua" "http://127.0.0.1:$PORT" >"$WORK/wrk.txt" 2>&1 || true
+kill "$INGEST_PID" 2>/dev/null || true
+wait "$INGEST_PID" 2>/dev/null || true
+INGESTED=$(($(wc -l <"$WORK/ingest.count" 2>/dev/null || echo 0) * 100))
+kill -TERM "$DAEMON_PID"
+STOP_RC=0
+wait "$DAEMON_PID" || STOP_RC=$?
+DAEMON_PID=""
+sed 's/^/bench:   wrk: /' "$WORK/wrk.txt"
+RPS=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.txt")
+P50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.txt")
+P99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
+NON2XX=$(awk '/Non-2xx or 3xx responses:/ {print $5 + 0}' "$WORK/wrk.txt")
+SOCKET=$(awk '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$WORK/wrk.txt")
+ERRORS=$((${NON2XX:-0} + ${SOCKET:-0}))
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else printf "%.2f", v * 1000 }'; }
+P50_MS=$(to_ms "$P50")
+P99_MS=$(to_ms "$P99")
+LOAD_OK=$(awk -v r="$RPS" -v p="$P99_MS" -v e="$ERRORS" 'BEGIN { print (r >= 950 && p <= 20 && e == 0) ? "pass" : "FAIL" }')
+echo
+echo "load, $POSTS posts stored, with $INGESTED posts ingested through the API meanwhile"
+echo "  throughput: $RPS requests/s   latency p50 $P50_MS ms, p99 $P99_MS ms   errors: $ERRORS"
+echo "  target: p99 <= 20 ms at 1,000 requests/s with no errors: $LOAD_OK"
+echo "  SIGTERM: daemon exited with status $STOP_RC"
+((STOP_RC == 0)) || die "the daemon did not shut down cleanly (status $STOP_RC)"

@@ -21,7 +21,10 @@ pub fn jsonld(data: &[u8]) {
     let sel = scraper::Selector::parse("a[rel=next]").expect("static selector");
     let found = crate::sources::jsonld::parse_page(&html, &page, Some(&sel));
     for item in &found.items {
-        assert!(item.rating.is_none_or(|r| (0.0..=1.0).contains(&r)), "ratings are 0–1");
+        assert!(
+            item.rating.is_none_or(|r| (0.0..=1.0).contains(&r)),
+            "ratings are 0–1"
+        );
     }
 }
 
@@ -52,7 +55,10 @@ pub fn selectors(data: &[u8]) {
     let page = url::Url::parse("https://forum.example.com/t/1").expect("static URL");
     let found = crate::sources::selectors::extract(&html, &page, &cfg);
     for item in &found.items {
-        assert!(item.rating.is_none_or(|r| (0.0..=1.0).contains(&r)), "ratings are 0–1");
+        assert!(
+            item.rating.is_none_or(|r| (0.0..=1.0).contains(&r)),
+            "ratings are 0–1"
+        );
         assert!(!item.text.trim().is_empty(), "no empty posts");
     }
 }
@@ -188,7 +194,10 @@ keywords = ["Acme"]
                 .expect("the fuzz config is valid");
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             let running = rt
-                .block_on(crate::start(cfg, tokio_util::sync::CancellationToken::new()))
+                .block_on(crate::start(
+                    cfg,
+                    tokio_util::sync::CancellationToken::new(),
+                ))
                 .expect("the fuzz daemon starts (run scripts/setup.sh first)");
             (rt, running.addr, dir)
         })

@@ -10,7 +10,7 @@ use tokio_rustls::rustls;
 
 use cxpulse::delivery::Outcome;
 
-use crate::digest::{date, store_with};
+use crate::digest::{date, store_with, DAY, T0};
 
 /// What the server saw over one connection.
 #[derive(Debug, Default, Clone)]
@@ -201,7 +201,19 @@ fn smtp_target_tls(dir: &std::path::Path, server: &SmtpServer, login: bool, tls:
 #[tokio::test]
 async fn digests_go_out_by_e_mail_over_starttls() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_with(dir.path(), &crate::notify::steady_posts());
+    // Yesterday anger spiked in posts of hostile markup, so the digest quotes them: the
+    // e-mail must carry them as text.
+    let mut posts = crate::notify::steady_posts();
+    for i in 0..15 {
+        posts.push(crate::digest::post(
+            10_000 + i,
+            T0 + 29 * DAY + (i as i64 + 1) * 1_800_000,
+            "anger",
+            "delivery",
+            &format!("{HOSTILE} the courier lost parcel {i}"),
+        ));
+    }
+    let store = store_with(dir.path(), &posts);
     let server = SmtpServer::start(true).await;
     let (n, _) =
         crate::notify::notifier(dir.path(), &store, &smtp_target(dir.path(), &server, true));
@@ -251,6 +263,64 @@ async fn digests_go_out_by_e_mail_over_starttls() {
         "{data}"
     );
     assert!(data.contains("Subject:"), "{data}");
+    let html = mime_part(data, "text/html");
+    let plain = mime_part(data, "text/plain");
+    assert!(
+        html.contains("&lt;script&gt;alert(&quot;mail&quot;)&lt;/script&gt;")
+            || html.contains("&lt;script&gt;alert(&#34;mail&#34;)&lt;/script&gt;"),
+        "the quote is in the HTML, escaped: {html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    // The plain part is the Markdown digest, where markup is escaped too (Markdown viewers
+    // render inline HTML).
+    assert!(plain.contains("the courier lost parcel"), "{plain}");
+    assert!(
+        !plain.contains("<script") && !plain.contains("<img"),
+        "{plain}"
+    );
+}
+
+const HOSTILE: &str = "<script>alert(\"mail\")</script><img src=x onerror=alert(2)>";
+
+/// The decoded body of the first MIME part of `content_type` in a message (base64 or
+/// quoted-printable, as lettre chose).
+fn mime_part(data: &str, content_type: &str) -> String {
+    let start = data
+        .find(&format!("Content-Type: {content_type}"))
+        .unwrap_or_else(|| panic!("no {content_type} part in {data}"));
+    let part = &data[start..];
+    let (head, rest) = part.split_once("\r\n\r\n").expect("part headers end");
+    let body = rest.split("\r\n--").next().unwrap_or("");
+    let head = head.to_ascii_lowercase();
+    if head.contains("content-transfer-encoding: base64") {
+        use base64::Engine;
+        let clean: String = body.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .unwrap(),
+        )
+        .unwrap()
+    } else if head.contains("content-transfer-encoding: quoted-printable") {
+        let joined = body.replace("=\r\n", "");
+        let b = joined.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'=' && i + 2 < b.len() {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    } else {
+        body.to_string()
+    }
 }
 
 #[tokio::test]
