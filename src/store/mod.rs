@@ -698,3 +698,46 @@ impl Store {
         Ok(self.post_ids.contains_key(keys::id_key(id))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema gate: a store of this build's schema opens; one from a newer build or from a
+    /// pre-release development schema is refused with a message that says what to do, and is
+    /// left as it was.
+    #[test]
+    fn stores_of_other_schemas_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        drop(Store::open(&path).unwrap());
+        let stamp = |v: u32| {
+            let db = sled::open(&path).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert(keys::META_SCHEMA, &v.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        };
+        stamp(keys::SCHEMA_VERSION + 1);
+        let e = Store::open(&path).unwrap_err();
+        assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e}");
+        assert!(e.to_string().contains("upgrade cxpulse"), "{e}");
+        stamp(keys::SCHEMA_VERSION - 1);
+        let e = Store::open(&path).unwrap_err();
+        assert!(matches!(e, StoreError::SchemaTooOld { .. }), "{e}");
+        assert!(e.to_string().contains("re-import"), "{e}");
+        // Refusing did not rewrite the version.
+        let db = sled::open(&path).unwrap();
+        let v = db
+            .open_tree("meta")
+            .unwrap()
+            .get(keys::META_SCHEMA)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.as_ref(), &(keys::SCHEMA_VERSION - 1).to_be_bytes());
+        drop(db);
+        stamp(keys::SCHEMA_VERSION);
+        Store::open(&path).unwrap();
+    }
+}
