@@ -1079,6 +1079,13 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
 
 fn backup(cfg: &Config, a: &BackupArgs) -> Result<(), CliError> {
     use std::io::Write;
+    // Opening a missing store would create an empty one and "back it up".
+    if !cfg.storage.path.exists() {
+        return Err(usage(anyhow!(
+            "there is no store at {} (storage.path) to back up",
+            cfg.storage.path.display()
+        )));
+    }
     // Written under a temporary name and renamed when complete: a file with the final name is
     // always a whole backup.
     let dir = a
@@ -1144,7 +1151,13 @@ fn restore(cfg: &Config, a: &RestoreArgs) -> Result<(), CliError> {
         return Ok(());
     }
     // The daemon must not hold the store: it would keep writing into the one moved aside.
-    if let Err(crate::store::StoreError::Locked { .. }) = Store::open(&cfg.storage.path).map(drop) {
+    // (A missing store is not opened, which would create an empty one to move aside.)
+    let locked = cfg.storage.path.exists()
+        && matches!(
+            Store::open(&cfg.storage.path).map(drop),
+            Err(crate::store::StoreError::Locked { .. })
+        );
+    if locked {
         return Err(usage(anyhow!(
             "the store at {} is in use: stop the daemon first",
             cfg.storage.path.display()

@@ -1,8 +1,10 @@
 //! The per-client request rate limit: a token bucket per peer IP address, answered with 429
 //! `rate_limited` and a `Retry-After` when a client outruns it.
 //!
-//! The table of clients is bounded: when it is full, clients whose buckets have refilled are
-//! forgotten (a forgotten client starts with a full bucket, which is what it has anyway).
+//! An IPv6 client is its /64 (one host can use any address of its network). The table of
+//! clients is bounded: when it is full, clients whose buckets have refilled are forgotten (a
+//! forgotten client starts with a full bucket, which is what it has anyway), and if every one is
+//! still busy, newcomers share one overflow bucket rather than go unlimited.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,6 +20,23 @@ use super::{ApiError, Code};
 
 /// Most clients remembered at once (a few hundred bytes each).
 const MAX_CLIENTS: usize = 10_000;
+
+/// The shared bucket of clients that find the table full.
+const OVERFLOW: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
+/// The key of a client: its IPv4 address, or its IPv6 /64.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
 
 struct Bucket {
     tokens: f64,
@@ -41,14 +60,13 @@ impl ClientLimiter {
 
     /// Takes one request's token for `ip`, or says how long until one is there.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut ip = client_of(ip);
         let mut buckets = self.buckets.lock().expect("rate limit lock poisoned");
         if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&ip) {
             let refill = Duration::from_secs_f64(self.burst / self.per_sec);
-            buckets.retain(|_, b| now.saturating_duration_since(b.at) < refill);
+            buckets.retain(|k, b| *k == OVERFLOW || now.saturating_duration_since(b.at) < refill);
             if buckets.len() >= MAX_CLIENTS {
-                // Every remembered client is active: the newcomer is not tracked, and not
-                // refused either (an attacker with many addresses is the firewall's job).
-                return Ok(());
+                ip = OVERFLOW;
             }
         }
         let b = buckets.entry(ip).or_insert(Bucket {
@@ -124,6 +142,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_network_is_one_client() {
+        let l = ClientLimiter::new(1, 2);
+        let t0 = Instant::now();
+        assert!(l.check("2001:db8::1".parse().unwrap(), t0).is_ok());
+        assert!(l.check("2001:db8::ffff:2".parse().unwrap(), t0).is_ok());
+        assert!(l.check("2001:db8::3".parse().unwrap(), t0).is_err());
+        assert!(l.check("2001:db8:0:1::1".parse().unwrap(), t0).is_ok());
+    }
+
+    #[test]
     fn the_client_table_stays_bounded() {
         let l = ClientLimiter::new(1, 1);
         let t0 = Instant::now();
@@ -131,7 +159,11 @@ mod tests {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             let _ = l.check(ip, t0);
         }
-        assert!(l.buckets.lock().unwrap().len() <= MAX_CLIENTS);
+        // Full of busy clients, plus the overflow bucket the last 50 shared (and spent): a
+        // newcomer is limited with them, not let through.
+        assert!(l.buckets.lock().unwrap().len() <= MAX_CLIENTS + 1);
+        let newcomer = IpAddr::from(std::net::Ipv4Addr::new(192, 168, 9, 9));
+        assert!(l.check(newcomer, t0).is_err());
         // Once their buckets have refilled, old clients make room.
         let later = t0 + Duration::from_secs(5);
         assert!(l.check("192.168.1.1".parse().unwrap(), later).is_ok());

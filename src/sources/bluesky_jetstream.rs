@@ -87,6 +87,10 @@ pub struct JetstreamSource {
     matcher: Matcher,
     max_items: usize,
     running: Mutex<Option<Arc<Running>>>,
+    /// The last poll's posts: taken out of the stream, so if storing them fails (`rewind`)
+    /// they are handed over again, since the stream will not bring them back.
+    last: Mutex<Vec<RawItem>>,
+    replay: std::sync::atomic::AtomicBool,
 }
 
 impl JetstreamSource {
@@ -102,6 +106,8 @@ impl JetstreamSource {
             matcher,
             max_items,
             running: Mutex::new(None),
+            last: Mutex::new(Vec::new()),
+            replay: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -161,6 +167,9 @@ impl Source for JetstreamSource {
         let (running, first) = self.reader(prev.time_us);
         let mut rx = running.rx.lock().await;
         let mut poll = Poll::default();
+        if self.replay.swap(false, Ordering::SeqCst) {
+            poll.items = std::mem::take(&mut *self.last.lock().expect("jetstream lock poisoned"));
+        }
         let mut newest = prev.time_us;
         let deadline = Instant::now()
             + if first {
@@ -195,6 +204,7 @@ impl Source for JetstreamSource {
         poll.more = poll.items.len() >= self.max_items && !rx.is_empty();
         poll.skipped = running.skipped.swap(0, Ordering::Relaxed);
         if poll.items.is_empty() {
+            // Nothing to hand over, so nothing to replay either.
             let st = running.state.lock().expect("jetstream state poisoned");
             if let (false, Some(e)) = (st.connected, &st.last_error) {
                 return Err(SourceError::Fetch(FetchError::Connect {
@@ -204,7 +214,12 @@ impl Source for JetstreamSource {
             }
         }
         poll.cursor = super::moved_cursor(&prev, &JetstreamCursor { time_us: newest });
+        *self.last.lock().expect("jetstream lock poisoned") = poll.items.clone();
         Ok(poll)
+    }
+
+    fn rewind(&self) {
+        self.replay.store(true, Ordering::SeqCst);
     }
 }
 

@@ -23,6 +23,9 @@ use crate::text;
 /// searchPosts' largest page.
 const PAGE_LIMIT: u32 = 100;
 
+/// How far before the stored cursor each poll asks again.
+const OVERLAP_MS: i64 = 10 * 60 * 1000;
+
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct SearchCursor {
     /// Creation time (ms) of the newest post stored.
@@ -260,8 +263,11 @@ impl Source for BlueskySearchSource {
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let prev: SearchCursor = super::decode_cursor(&self.cfg.name, cursor);
+        // Asked again with ten minutes of overlap: posts are indexed a little out of order, and
+        // those already stored are known by id.
         let since_ms = prev
             .newest_ms
+            .map(|n| n - OVERLAP_MS)
             .unwrap_or_else(|| crate::post::now_ms() - self.cfg.backfill_days as i64 * 86_400_000);
         let mut poll = Poll::default();
         let mut newest = prev.newest_ms;
@@ -286,16 +292,25 @@ impl Source for BlueskySearchSource {
                     poll.skipped += 1;
                     continue;
                 };
-                let at = item.published_ms.unwrap_or(since_ms);
-                // What is at or before the cursor was stored by an earlier poll.
-                if prev.newest_ms.is_some_and(|n| at <= n) {
+                // The cursor follows the search's own time: the post's claimed creation time,
+                // but never later than when Bluesky indexed it, nor than now (a post dated
+                // 2099 must not stop the source).
+                let at = [item.published_ms, indexed, Some(crate::post::now_ms())]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(since_ms);
+                // Older than the overlap: an earlier poll stored it.
+                if prev.newest_ms.is_some() && at < since_ms {
                     reached_stored = true;
                     continue;
                 }
-                newest = Some(newest.map_or(at, |n| n.max(at)));
-                if poll.items.len() < self.max_items {
-                    poll.items.push(item);
+                if poll.items.len() >= self.max_items {
+                    reached_stored = true;
+                    break;
                 }
+                newest = Some(newest.map_or(at, |n| n.max(at)));
+                poll.items.push(item);
             }
             match parsed.cursor {
                 // A cursor that comes back unchanged would page forever.

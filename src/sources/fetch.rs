@@ -107,7 +107,7 @@ const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const ERROR_DETAIL_BYTES: usize = 2048;
 
 /// One API request beyond a plain GET: a method, headers (credentials among them) and a body.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiRequest {
     pub method: reqwest::Method,
     pub url: String,
@@ -115,6 +115,25 @@ pub struct ApiRequest {
     pub headers: Vec<(reqwest::header::HeaderName, String)>,
     /// `(content type, bytes)`.
     pub body: Option<(&'static str, Vec<u8>)>,
+}
+
+/// Header values and the body may hold credentials: debug output shows neither.
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.as_ref().map(|(_, b)| b.len()))
+            .finish()
+    }
 }
 
 impl ApiRequest {
@@ -249,7 +268,7 @@ impl Fetcher {
         let host = self.host(&parsed);
         if kind == FetchKind::Page
             && self.cfg.respect_robots
-            && !self.robots_allow(&host, &parsed).await
+            && !self.robots_allow(&host, &parsed).await?
         {
             self.count(&parsed, "robots");
             return Err(FetchError::Robots {
@@ -347,7 +366,15 @@ impl Fetcher {
 
     /// Remembers a spent budget announced by `X-Ratelimit-Remaining`/`-Reset` (Reddit: reset in
     /// seconds) or `RateLimit-Remaining`/`-Reset` (Bluesky: reset as a Unix time).
-    fn note_rate_limit(&self, host: &Host, headers: &HeaderMap) {
+    ///
+    /// `RateLimit-*` budgets are per endpoint (Bluesky's sign-in has its own daily one), so they
+    /// hold the host back only when a request was refused with 429; Reddit's `X-Ratelimit-*`
+    /// is the client's whole budget and counts as soon as it is spent.
+    fn note_rate_limit(&self, host: &Host, headers: &HeaderMap, status: StatusCode) {
+        if status != StatusCode::TOO_MANY_REQUESTS && !headers.contains_key("x-ratelimit-remaining")
+        {
+            return;
+        }
         let Some(wait) = spent_rate_limit(headers) else {
             return;
         };
@@ -411,7 +438,7 @@ impl Fetcher {
             }
         };
         let status = resp.status();
-        self.note_rate_limit(host, resp.headers());
+        self.note_rate_limit(host, resp.headers(), status);
         if status == StatusCode::NOT_MODIFIED {
             self.count(url, "not_modified");
             return Ok(Fetched::NotModified);
@@ -479,33 +506,33 @@ impl Fetcher {
             .remove(url);
     }
 
-    async fn robots_allow(&self, host: &Host, url: &Url) -> bool {
+    async fn robots_allow(&self, host: &Host, url: &Url) -> Result<bool, FetchError> {
         let mut slot = host.robots.lock().await;
         let fresh = slot
             .as_ref()
             .is_some_and(|(at, _)| at.elapsed() < ROBOTS_TTL);
         if !fresh {
-            let rules = self.fetch_robots(host, url).await;
+            let rules = self.fetch_robots(host, url).await?;
             *slot = Some((Instant::now(), Arc::new(rules)));
         }
         let rules = slot.as_ref().map(|(_, r)| r.clone()).expect("just filled");
         drop(slot);
-        match rules.as_ref() {
+        Ok(match rules.as_ref() {
             Robots::AllowAll => true,
             Robots::DisallowAll => false,
             Robots::Rules(r) => r.allowed(url.as_str()),
-        }
+        })
     }
 
     /// RFC 9309: a missing robots.txt (4xx) allows everything; an unreachable one (5xx, network)
     /// means "assume complete disallow" until it can be read.
-    async fn fetch_robots(&self, host: &Host, url: &Url) -> Robots {
+    async fn fetch_robots(&self, host: &Host, url: &Url) -> Result<Robots, FetchError> {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
         let req = ApiRequest::get(robots_url.as_str());
-        match self.attempt(host, &robots_url, &req, false).await {
+        Ok(match self.attempt(host, &robots_url, &req, false).await {
             Ok(Fetched::Fresh(b)) => match texting_robots::Robot::new(ROBOTS_AGENT, &b.bytes) {
                 Ok(r) => {
                     if let Some(d) = r.delay {
@@ -520,8 +547,11 @@ impl Fetcher {
             Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
                 Robots::AllowAll
             }
+            // Our own hold on a spent rate limit says nothing about the rules: pass it up,
+            // uncached, instead of a day of "disallowed".
+            Err(e @ FetchError::Throttled { .. }) => return Err(e),
             Err(_) => Robots::DisallowAll,
-        }
+        })
     }
 
     fn count(&self, url: &Url, outcome: &str) {
@@ -646,6 +676,7 @@ pub fn spent_rate_limit(h: &HeaderMap) -> Option<Duration> {
         names
             .iter()
             .find_map(|n| h.get(*n)?.to_str().ok()?.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite())
     };
     let remaining = num(["x-ratelimit-remaining", "ratelimit-remaining"])?;
     if remaining >= 1.0 {

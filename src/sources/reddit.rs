@@ -259,7 +259,20 @@ impl Source for RedditSource {
                 if let Some(a) = &after {
                     url.query_pairs_mut().append_pair("after", a);
                 }
-                let bytes = self.authed_get(url.as_str()).await?;
+                let bytes = match self.authed_get(url.as_str()).await {
+                    Ok(b) => b,
+                    // A private, quarantined or banned subreddit: skip it, keep the others.
+                    Err(SourceError::Fetch(FetchError::Status {
+                        status: status @ (403 | 404),
+                        ..
+                    })) if key != "search" => {
+                        tracing::warn!(source = %self.cfg.name, listing = %key, status,
+                            "subreddit not readable; skipped");
+                        poll.skipped += 1;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let listing: Listing =
                     serde_json::from_slice(&bytes).map_err(|e| SourceError::Parse {
                         what: "reddit listing",
@@ -277,12 +290,15 @@ impl Source for RedditSource {
                         reached_stored = true;
                         continue;
                     }
+                    if poll.items.len() >= self.max_items {
+                        // The hard cap: older items of this poll are left out.
+                        reached_stored = true;
+                        break;
+                    }
                     match item_of(t) {
                         Some(i) => {
                             newest = Some(newest.map_or(at, |n| n.max(at)));
-                            if poll.items.len() < self.max_items {
-                                poll.items.push(i);
-                            }
+                            poll.items.push(i);
                         }
                         None => poll.skipped += 1,
                     }

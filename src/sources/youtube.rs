@@ -291,6 +291,11 @@ impl Source for YoutubeSource {
                             continue;
                         }
                     }
+                    if poll.items.len() >= self.max_items {
+                        // The hard cap: older threads of this poll are left out.
+                        reached_stored = true;
+                        break;
+                    }
                     let replies = t.replies.map(|r| r.comments).unwrap_or_default();
                     let comments = std::iter::once((&t.snippet.top, false))
                         .chain(replies.iter().map(|r| (r, true)));
@@ -305,9 +310,7 @@ impl Source for YoutubeSource {
                                         newest = Some(newest.map_or(a, |n| n.max(a)));
                                     }
                                 }
-                                if poll.items.len() < self.max_items {
-                                    poll.items.push(i);
-                                }
+                                poll.items.push(i);
                             }
                             None => poll.skipped += 1,
                         }
