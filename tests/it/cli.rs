@@ -410,29 +410,11 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
 #[test]
 fn read_commands_use_the_running_daemons_api() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let data = dir.path().join("rows.jsonl");
     write_rows(&data, 120);
-    let sources = format!(
-        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n",
-        data.display()
-    );
-    let text = config_text(&dir.path().join("db"), &sources).replace(
-        "bind = \"127.0.0.1:0\"",
-        &format!("bind = \"127.0.0.1:{port}\""),
-    );
-    let cfg_path = dir.path().join("cxpulse.toml");
-    std::fs::write(&cfg_path, text).unwrap();
+    let (cfg_path, _) = daemon_config(dir.path(), &file_source(&data));
     let cfg = cfg_path.to_str().unwrap();
-    let mut daemon = Command::new(bin())
-        .args(["--config", cfg, "run"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = spawn_daemon(&cfg_path);
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {
         let r = cx(
@@ -765,30 +747,11 @@ base_url = "{base}"
 #[test]
 fn backup_of_a_busy_daemon_restores_to_a_store_that_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let data = dir.path().join("rows.jsonl");
     write_rows(&data, 3000);
-    let sources = format!(
-        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n",
-        data.display()
-    );
-    let text = config_text(&dir.path().join("db"), &sources).replace(
-        "bind = \"127.0.0.1:0\"",
-        &format!("bind = \"127.0.0.1:{port}\""),
-    );
-    let cfg_path = dir.path().join("cxpulse.toml");
-    std::fs::write(&cfg_path, text).unwrap();
+    let (cfg_path, base) = daemon_config(dir.path(), &file_source(&data));
     let cfg = cfg_path.to_str().unwrap().to_string();
-    let mut daemon = Command::new(bin())
-        .args(["--config", &cfg, "run"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let mut daemon = spawn_daemon(&cfg_path);
     let http = reqwest::blocking::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while http.get(format!("{base}/health")).send().is_err() {

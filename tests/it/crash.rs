@@ -5,7 +5,6 @@
 //! acknowledged. At the end every row, feed item and acknowledged post is there exactly once.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,36 +71,20 @@ async fn fifty_sigkills_during_concurrent_ingest_lose_and_duplicate_nothing() {
     let feed = FixtureServer::start().await;
     feed.script("/feed.xml", vec![Reply::ok(fixture("feeds/acme_rss.xml"))]);
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let data = dir.path().join("rows.jsonl");
     write_rows(&data, ROWS);
     let sources = format!(
-        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n\n[[products.sources]]\nkind = \"rss\"\nname = \"feed\"\nurl = \"{}\"\ninterval_secs = 10\n",
-        data.display(),
+        "{}\n[[products.sources]]\nkind = \"rss\"\nname = \"feed\"\nurl = \"{}\"\ninterval_secs = 10\n",
+        file_source(&data),
         feed.url("/feed.xml")
     );
-    let text = config_text(&dir.path().join("db"), &sources).replace(
-        "bind = \"127.0.0.1:0\"",
-        &format!("bind = \"127.0.0.1:{port}\""),
-    );
-    let cfg = dir.path().join("cxpulse.toml");
-    std::fs::write(&cfg, text).unwrap();
-    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let (cfg, base) = daemon_config(dir.path(), &sources);
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut last = 0usize;
     let mut mid_ingest = 0;
     let mut seed = 0x2545_f491_u64;
     for round in 0..ROUNDS {
-        let mut daemon = Command::new(bin())
-            .args(["--config", cfg.to_str().unwrap(), "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut daemon = spawn_daemon(&cfg);
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while http.get(format!("{base}/health")).send().await.is_err() {
@@ -150,12 +133,7 @@ async fn fifty_sigkills_during_concurrent_ingest_lose_and_duplicate_nothing() {
     );
 
     // A last run to the end: every row, every feed item and every acknowledged post, once.
-    let mut daemon = Command::new(bin())
-        .args(["--config", cfg.to_str().unwrap(), "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = spawn_daemon(&cfg);
     // Caught up once every row and acknowledged post is in and the count has held still for
     // a while (the feed's items come with the first poll).
     let deadline = Instant::now() + Duration::from_secs(120);

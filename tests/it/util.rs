@@ -307,3 +307,40 @@ pub async fn total_posts(d: &Daemon, product: &str) -> u64 {
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cxpulse")
 }
+
+/// A config for a daemon process of its own, on a free port, written to `dir/cxpulse.toml`
+/// with `sources` appended: its path and the daemon's API base URL.
+pub fn daemon_config(dir: &Path, sources: &str) -> (PathBuf, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = config_text(&dir.join("db"), sources).replace(
+        "bind = \"127.0.0.1:0\"",
+        &format!("bind = \"127.0.0.1:{port}\""),
+    );
+    let path = dir.join("cxpulse.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, format!("http://127.0.0.1:{port}/api/v1"))
+}
+
+/// A `file` source table named `rows` for the export at `path`.
+pub fn file_source(path: &Path) -> String {
+    format!(
+        "\n[[products.sources]]\nkind = \"file\"\nname = \"rows\"\npath = \"{}\"\ninterval_secs = 10\n",
+        path.display()
+    )
+}
+
+/// `cxpulse run` on `cfg` as a child process, its output discarded.
+pub fn spawn_daemon(cfg: &Path) -> std::process::Child {
+    std::process::Command::new(bin())
+        .arg("--config")
+        .arg(cfg)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
