@@ -382,6 +382,11 @@ fn http_urls(
     Ok(())
 }
 
+/// Checks that `url` is an http(s) URL with a host (a `base_url`-like key).
+fn http_url(text: &str, key: &str, url: &String) -> Result<(), ConfigError> {
+    http_urls(text, key, std::slice::from_ref(url), "", "")
+}
+
 fn invalid(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
@@ -701,13 +706,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     if !(1..=20).contains(&hc.max_pages) {
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
-                    http_urls(
-                        text,
-                        &skey("base_url"),
-                        std::slice::from_ref(&hc.base_url),
-                        "",
-                        "",
-                    )?;
+                    http_url(text, &skey("base_url"), &hc.base_url)?;
                 }
                 SourceConfig::Mastodon(mc) => {
                     http_urls(
@@ -747,13 +746,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                     if !(1..=20).contains(&tc.max_pages) {
                         return Err(invalid(text, &skey("max_pages"), "must be 1 to 20"));
                     }
-                    http_urls(
-                        text,
-                        &skey("base_url"),
-                        std::slice::from_ref(&tc.base_url),
-                        "",
-                        "",
-                    )?;
+                    http_url(text, &skey("base_url"), &tc.base_url)?;
                 }
                 SourceConfig::Selectors(sc) => {
                     http_urls(text, &skey("urls"), &sc.urls, "name at least one page", "")?;
@@ -852,13 +845,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
                             "must be 1 to 10 (Apple serves no more)",
                         ));
                     }
-                    http_urls(
-                        text,
-                        &skey("base_url"),
-                        std::slice::from_ref(&ac.base_url),
-                        "",
-                        "",
-                    )?;
+                    http_url(text, &skey("base_url"), &ac.base_url)?;
                 }
                 SourceConfig::BlueskyJetstream(_)
                 | SourceConfig::BlueskySearch(_)

@@ -2,7 +2,7 @@
 //! and credentials, which are resolved here, once, from the file or the environment.
 
 use super::raw::{Secret, SourceConfig};
-use super::{http_urls, invalid, ConfigError};
+use super::{http_url, invalid, ConfigError};
 
 /// Checks one Bluesky, YouTube or Reddit source and fills in its credentials; other kinds
 /// pass through.
@@ -63,13 +63,7 @@ pub(super) fn validate(
                 ));
             }
             pages("max_pages", c.max_pages, 20)?;
-            http_urls(
-                text,
-                &skey("service"),
-                std::slice::from_ref(&c.service),
-                "",
-                "",
-            )?;
+            http_url(text, &skey("service"), &c.service)?;
             resolve(
                 text,
                 skey,
@@ -115,13 +109,7 @@ pub(super) fn validate(
                 ));
             }
             pages("max_pages", c.max_pages, 50)?;
-            http_urls(
-                text,
-                &skey("base_url"),
-                std::slice::from_ref(&c.base_url),
-                "",
-                "",
-            )?;
+            http_url(text, &skey("base_url"), &c.base_url)?;
             resolve(text, skey, env, "api_key", &mut c.api_key, &c.api_key_env)?;
         }
         SourceConfig::Reddit(c) => {
@@ -151,20 +139,8 @@ pub(super) fn validate(
                 ));
             }
             pages("max_pages", c.max_pages, 10)?;
-            http_urls(
-                text,
-                &skey("api_base"),
-                std::slice::from_ref(&c.api_base),
-                "",
-                "",
-            )?;
-            http_urls(
-                text,
-                &skey("token_url"),
-                std::slice::from_ref(&c.token_url),
-                "",
-                "",
-            )?;
+            http_url(text, &skey("api_base"), &c.api_base)?;
+            http_url(text, &skey("token_url"), &c.token_url)?;
             resolve(
                 text,
                 skey,

@@ -106,14 +106,7 @@ async fn fifty_sigkills_during_concurrent_ingest_lose_and_duplicate_nothing() {
         stop.store(true, Ordering::Relaxed);
         writer.await.unwrap();
 
-        let store = Store::open(&dir.path().join("db")).unwrap();
-        let r = store.verify().unwrap();
-        assert!(r.problems.is_empty(), "round {round}: {:?}", r.problems);
-        assert!(
-            r.posts >= last,
-            "round {round}: posts went from {last} to {}",
-            r.posts
-        );
+        let (store, posts) = sound_after_kill(&dir.path().join("db"), round, last);
         for id in acked.lock().unwrap().iter() {
             assert!(
                 store
@@ -122,10 +115,10 @@ async fn fifty_sigkills_during_concurrent_ingest_lose_and_duplicate_nothing() {
                 "round {round}: acknowledged post {id} is gone"
             );
         }
-        if r.posts > last {
+        if posts > last {
             mid_ingest += 1;
         }
-        last = r.posts;
+        last = posts;
     }
     assert!(
         mid_ingest >= ROUNDS / 2,

@@ -344,3 +344,17 @@ pub fn spawn_daemon(cfg: &Path) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// Opens the store a killed process left behind and requires it sound: `verify` clean and no
+/// fewer posts than `last`. Returns the store and its post count.
+pub fn sound_after_kill(db: &Path, round: u32, last: usize) -> (cxpulse::store::Store, usize) {
+    let store = cxpulse::store::Store::open(db).unwrap();
+    let r = store.verify().unwrap();
+    assert!(r.problems.is_empty(), "round {round}: {:?}", r.problems);
+    assert!(
+        r.posts >= last,
+        "round {round}: posts went from {last} to {}",
+        r.posts
+    );
+    (store, r.posts)
+}
