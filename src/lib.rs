@@ -153,6 +153,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         health: health.clone(),
         ingest: tx.clone(),
         started: Instant::now(),
+        cache: api::cache::ResponseCache::new(config.server.response_cache_bytes),
     };
     // The server stops accepting when the token fires; requests in flight finish.
     let server_token = shutdown.clone();

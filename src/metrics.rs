@@ -32,6 +32,9 @@ pub struct Metrics {
     pub store_write_seconds: HistogramVec,
     /// API requests by route and status.
     pub http_requests: IntCounterVec,
+    /// Answers to trend and post queries, by where they came from: `hit` (kept answer),
+    /// `shared` (computed once for concurrent askers), `miss` (computed).
+    pub api_cache: IntCounterVec,
     /// Posts in the store.
     pub stored_posts: IntGauge,
     /// Signals raised on new posts, by product and kind.
@@ -142,6 +145,11 @@ impl Metrics {
                 &["source"],
             ),
             http_requests: c("http_requests_total", "API requests", &["route", "status"]),
+            api_cache: c(
+                "api_cache_answers_total",
+                "Answers to trend and post queries by origin (hit, shared, miss)",
+                &["outcome"],
+            ),
             stored_posts: g("stored_posts", "Posts in the store"),
             signals: c(
                 "signals_total",

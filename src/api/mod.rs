@@ -1,6 +1,7 @@
 //! The HTTP API (axum): the only module that knows HTTP and JSON. Routes under `/api/v1`, the
 //! OpenAPI document, Prometheus metrics at `/metrics`.
 
+pub mod cache;
 mod dashboard;
 pub mod error;
 mod ratelimit;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub health: HealthMap,
     pub ingest: mpsc::Sender<Batch>,
     pub started: Instant,
+    /// Finished answers of trend and post queries.
+    pub cache: Arc<cache::ResponseCache>,
 }
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -196,7 +199,7 @@ async fn product_trends(
     State(st): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<RangeParams>, QueryRejection>,
-) -> Result<Json<trends::Trends>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q?;
     product(&st, &id)?;
     let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
@@ -206,15 +209,66 @@ async fn product_trends(
             .map_err(|e: String| ApiError::param(format!("`interval`: {e}")))?,
         None => Interval::Day,
     };
+    // Without `to` the range ends now and moves with every request: nothing to reuse.
+    let key = q.to.is_some().then(|| {
+        format!(
+            "trends {id} {from} {to} {interval:?} {:?}",
+            q.source.as_deref()
+        )
+    });
     let store = st.store.clone();
     let source = q.source.clone();
-    let t = tokio::task::spawn_blocking(move || {
-        trends::trends(&store, &id, from, to, interval, source.as_deref())
+    let product = id.clone();
+    cached_json(&st, &id, key, move || {
+        let t = trends::trends(&store, &product, from, to, interval, source.as_deref());
+        to_json(&t.map_err(trend_error)?)
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(trend_error)?;
-    Ok(Json(t))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(ApiError::internal)
+}
+
+/// Answers a trend or post query from [`cache`] when the product's data has not changed since
+/// the kept answer, or runs `compute` on a blocking thread (serialising there too: a year of
+/// trends is half a megabyte of JSON) and keeps its body. `key: None` bypasses the cache.
+async fn cached_json(
+    st: &AppState,
+    product: &str,
+    key: Option<String>,
+    compute: impl FnOnce() -> Result<Vec<u8>, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    fn json_body(body: bytes::Bytes) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+    // Read before the data: see `Store::data_version`.
+    let version = st.store.data_version(product);
+    let ticket = match key.map(|k| st.cache.lookup(k, version)) {
+        Some(cache::Lookup::Hit(body)) => {
+            st.metrics.api_cache.with_label_values(&["hit"]).inc();
+            return Ok(json_body(body));
+        }
+        Some(cache::Lookup::Wait(rx)) => {
+            if let Some(body) = cache::wait(rx).await {
+                st.metrics.api_cache.with_label_values(&["shared"]).inc();
+                return Ok(json_body(body));
+            }
+            // The computation failed: run it again here for a first-hand error.
+            None
+        }
+        Some(cache::Lookup::Miss(t)) => Some(t),
+        None => None,
+    };
+    st.metrics.api_cache.with_label_values(&["miss"]).inc();
+    let body = tokio::task::spawn_blocking(compute)
+        .await
+        .map_err(ApiError::internal)??;
+    let body = bytes::Bytes::from(body);
+    if let Some(t) = ticket {
+        t.fill(&body);
+    }
+    Ok(json_body(body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,27 +515,56 @@ pub struct PostParams {
     cursor: Option<String>,
 }
 
+/// The API's view of a stored post, serialised straight from the post (no `Value` tree: a
+/// page of posts is most of a listing's cost).
+#[derive(serde::Serialize)]
+struct PostView<'a> {
+    id: String,
+    product: &'a str,
+    source: &'a str,
+    external_id: &'a str,
+    url: &'a Option<String>,
+    author: &'a Option<String>,
+    published: String,
+    fetched: String,
+    language: &'a str,
+    title: &'a Option<String>,
+    text: &'a str,
+    rating: Option<f32>,
+    channel: &'a Option<String>,
+    classification: &'a crate::post::Classification,
+    genuineness: f32,
+    suspicious: bool,
+    signals: &'a [crate::authenticity::Signal],
+}
+
+impl<'a> From<&'a Post> for PostView<'a> {
+    fn from(p: &'a Post) -> Self {
+        PostView {
+            id: p.id.to_hex(),
+            product: &p.product,
+            source: &p.source,
+            external_id: &p.external_id,
+            url: &p.url,
+            author: &p.author,
+            published: format_ms(p.published_ms),
+            fetched: format_ms(p.fetched_ms),
+            language: &p.language,
+            title: &p.title,
+            text: &p.text,
+            rating: p.rating,
+            channel: &p.channel,
+            classification: &p.classification,
+            genuineness: p.authenticity.genuineness,
+            suspicious: p.authenticity.suspicious,
+            signals: &p.authenticity.signals,
+        }
+    }
+}
+
 /// JSON view of a stored post.
 pub fn post_json(p: &Post) -> Value {
-    json!({
-        "id": p.id.to_hex(),
-        "product": p.product,
-        "source": p.source,
-        "external_id": p.external_id,
-        "url": p.url,
-        "author": p.author,
-        "published": format_ms(p.published_ms),
-        "fetched": format_ms(p.fetched_ms),
-        "language": p.language,
-        "title": p.title,
-        "text": p.text,
-        "rating": p.rating,
-        "channel": p.channel,
-        "classification": p.classification,
-        "genuineness": p.authenticity.genuineness,
-        "suspicious": p.authenticity.suspicious,
-        "signals": p.authenticity.signals,
-    })
+    serde_json::to_value(PostView::from(p)).unwrap_or(Value::Null)
 }
 
 fn encode_cursor(c: (i64, PostId)) -> String {
@@ -497,7 +580,7 @@ async fn list_posts(
     State(st): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<PostParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q?;
     product(&st, &id)?;
     let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref())?;
@@ -541,7 +624,7 @@ async fn list_posts(
         None => None,
     };
     let query = PostQuery {
-        product: id,
+        product: id.clone(),
         from_ms: from,
         to_ms: to,
         source: q.source,
@@ -552,15 +635,22 @@ async fn list_posts(
         limit,
         after,
     };
+    let key = q.to.is_some().then(|| format!("posts {query:?}"));
     let store = st.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.posts_page(&query))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    Ok(Json(json!({
-        "posts": page.posts.iter().map(post_json).collect::<Vec<_>>(),
-        "next_cursor": page.next.map(encode_cursor),
-    })))
+    cached_json(&st, &id, key, move || {
+        let page = store.posts_page(&query).map_err(ApiError::internal)?;
+        to_json(&PostsPage {
+            posts: page.posts.iter().map(PostView::from).collect(),
+            next_cursor: page.next.map(encode_cursor),
+        })
+    })
+    .await
+}
+
+#[derive(serde::Serialize)]
+struct PostsPage<'a> {
+    posts: Vec<PostView<'a>>,
+    next_cursor: Option<String>,
 }
 
 /// A consistent snapshot of the whole store, streamed. It is written to an unlinked temporary

@@ -251,6 +251,8 @@ pub struct ServerConfig {
     pub max_batch_texts: usize,
     /// Per-client token bucket: `(requests per second, burst)`; `None` when turned off.
     pub rate_limit: Option<(u32, u32)>,
+    /// Bytes of query answers kept (api/cache.rs); 0: none.
+    pub response_cache_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -466,6 +468,15 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
         }
         (rps, burst) => Some((rps, burst)),
     };
+    // A cache bigger than the daemon's whole memory budget is a typo, not a plan.
+    let response_cache_mib = raw.server.response_cache_mib;
+    if response_cache_mib > 4096 {
+        return Err(invalid(
+            text,
+            "server.response_cache_mib",
+            "must be at most 4096 (MiB); 0 turns the cache off",
+        ));
+    }
     if raw.server.max_body_bytes == 0 || raw.server.max_batch_texts == 0 {
         return Err(invalid(
             text,
@@ -873,6 +884,7 @@ fn validate(raw: RawConfig, text: &str, base: &Path, ov: Overrides) -> Result<Co
             max_body_bytes: raw.server.max_body_bytes,
             max_batch_texts: raw.server.max_batch_texts,
             rate_limit,
+            response_cache_bytes: response_cache_mib * 1024 * 1024,
         },
         storage: StorageConfig {
             path: storage_path,
@@ -920,8 +932,8 @@ impl Config {
             "# effective configuration (file < environment < command line); secrets masked\n",
         );
         let (rps, burst) = self.server.rate_limit.unwrap_or((0, 0));
-        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\nrate_limit_per_client_rps = {rps}\nrate_limit_burst = {burst}\n\n",
-            self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts));
+        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\nrate_limit_per_client_rps = {rps}\nrate_limit_burst = {burst}\nresponse_cache_mib = {}\n\n",
+            self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts, self.server.response_cache_bytes / (1024 * 1024)));
         out.push_str(&format!(
             "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\nretain_days = {}\n\n",
             self.storage.path,

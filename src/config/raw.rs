@@ -50,6 +50,9 @@ pub struct RawServer {
     pub rate_limit_per_client_rps: u32,
     /// Requests a client may make at once before the average applies (a dashboard load).
     pub rate_limit_burst: u32,
+    /// Memory for finished answers to trend and post queries, reused until the product's
+    /// data changes (a dashboard refresh costs nothing); 0 turns the cache off.
+    pub response_cache_mib: usize,
 }
 
 impl Default for RawServer {
@@ -61,6 +64,7 @@ impl Default for RawServer {
             max_batch_texts: 256,
             rate_limit_per_client_rps: 100,
             rate_limit_burst: 200,
+            response_cache_mib: 16,
         }
     }
 }

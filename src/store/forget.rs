@@ -126,6 +126,7 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
         };
         self.count.fetch_sub(removed, Ordering::Relaxed);
+        self.changes.touch(spans.keys().map(String::as_str));
         let hex: HashSet<String> = ids.iter().map(|i| i.to_hex()).collect();
         let mut scrubbed = 0;
         for (product, (from, to)) in &spans {

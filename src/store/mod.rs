@@ -117,6 +117,50 @@ pub struct Store {
     /// Every write holds the shared side for its duration; a backup holds the exclusive side,
     /// so its snapshot never has half a transaction (sled has no cross-tree snapshots).
     gate: Arc<RwLock<()>>,
+    /// When each product's posts or buckets last changed; readers that keep answers
+    /// (api/cache.rs) compare it. In memory only: a restarted daemon starts with no answers.
+    changes: Arc<Changes>,
+}
+
+/// A logical clock of data changes: every write that changes a product's posts or buckets
+/// stamps that product with the next tick; a change to every product (new label slots)
+/// stamps `all`.
+#[derive(Debug, Default)]
+struct Changes {
+    clock: AtomicU64,
+    all: AtomicU64,
+    by_product: std::sync::Mutex<HashMap<String, u64>>,
+}
+
+impl Changes {
+    fn touch<'a>(&self, products: impl IntoIterator<Item = &'a str>) {
+        let tick = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut m = self.by_product.lock().expect("changes lock poisoned");
+        for p in products {
+            match m.get_mut(p) {
+                Some(t) => *t = tick,
+                None => {
+                    m.insert(p.to_owned(), tick);
+                }
+            }
+        }
+    }
+
+    fn touch_all(&self) {
+        let tick = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        self.all.store(tick, Ordering::SeqCst);
+    }
+
+    fn version(&self, product: &str) -> u64 {
+        let own = self
+            .by_product
+            .lock()
+            .expect("changes lock poisoned")
+            .get(product)
+            .copied()
+            .unwrap_or(0);
+        own.max(self.all.load(Ordering::SeqCst))
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -170,6 +214,7 @@ impl Store {
             slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             count: Arc::new(AtomicU64::new(0)),
             gate: Arc::new(RwLock::new(())),
+            changes: Arc::new(Changes::default()),
         };
         store.check_schema()?;
         let count = match store.meta.get(keys::META_POST_COUNT)? {
@@ -225,6 +270,14 @@ impl Store {
         self.gate.read().expect("write gate poisoned")
     }
 
+    /// A number that changes whenever something `posts_page` or `aggregates` read for
+    /// `product` changes. Read it *before* reading the data: an answer kept under the version
+    /// read first can only be older than that version, never newer, so it is never reused
+    /// after a change.
+    pub fn data_version(&self, product: &str) -> u64 {
+        self.changes.version(product)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -251,6 +304,7 @@ impl Store {
                 .insert(keys::META_LABELS, codec::encode_slots(&slots))?;
             self.meta.flush()?;
             *guard = Arc::new(slots);
+            self.changes.touch_all();
         }
         Ok(guard.clone())
     }
@@ -358,6 +412,11 @@ impl Store {
         match res {
             Ok(o) => {
                 self.count.fetch_add(o.inserted as u64, Ordering::Relaxed);
+                if o.inserted > 0 || o.updated > 0 {
+                    let posts = posts.iter().map(|p| p.product.as_str());
+                    self.changes
+                        .touch(posts.chain(retro.iter().map(|r| r.product.as_str())));
+                }
                 Ok(o)
             }
             Err(TransactionError::Abort(e)) => Err(e),

@@ -2,6 +2,7 @@
 //! subprocess, sources against fixture servers on 127.0.0.1. No test touches the internet.
 
 mod authenticity;
+mod cache;
 mod cli;
 mod crash;
 mod daemon;
