@@ -25,6 +25,7 @@ pub mod relevance;
 pub mod retention;
 pub mod scheduler;
 pub mod sources;
+pub mod storage_watch;
 pub mod store;
 pub mod text;
 pub mod timeutil;
@@ -206,6 +207,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         metrics.clone(),
         shutdown.child_token(),
     ));
+    let storage_watch = tokio::spawn(storage_watch::run(
+        store.clone(),
+        metrics.clone(),
+        shutdown.child_token(),
+    ));
     let notifier = tokio::spawn(
         notifier::Notifier::new(config.clone(), store.clone(), deliverer, metrics.clone())
             .run(health.clone(), shutdown.child_token()),
@@ -230,6 +236,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         }
         // A sweep in progress stops after its current chunk's transaction.
         let _ = retention.await;
+        let _ = storage_watch.await;
         let served = server.await.map_err(|e| RunError::Task(e.to_string()))?;
         tracing::info!("draining the ingest queue");
         // The server's state (and its sender) is dropped with the server; the queue now drains.

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub api_cache: IntCounterVec,
     /// Posts in the store.
     pub stored_posts: IntGauge,
+    /// 1 while the store takes writes, 0 while the disk refuses them (full, read-only).
+    pub store_writable: IntGauge,
     /// Signals raised on new posts, by product and kind.
     pub signals: IntCounterVec,
     /// New posts whose review genuineness is in doubt, by product.
@@ -151,6 +153,10 @@ impl Metrics {
                 &["outcome"],
             ),
             stored_posts: g("stored_posts", "Posts in the store"),
+            store_writable: g(
+                "store_writable",
+                "1 while the store takes writes, 0 while the disk refuses them",
+            ),
             signals: c(
                 "signals_total",
                 "Authenticity signals raised on new posts",

@@ -17,6 +17,8 @@ use crate::store::Store;
 
 /// The first retry after a failed poll comes after this long, doubling up to `fetch.backoff_max`.
 const FIRST_FAILURE_DELAY: Duration = Duration::from_secs(5);
+/// While the disk refuses writes, a paused source looks again this often.
+const STORAGE_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LastError {
@@ -41,6 +43,8 @@ pub struct SourceHealth {
     pub skipped: u64,
     pub backoff_secs: u64,
     pub next_poll_ms: Option<i64>,
+    /// Why the source is not polling now (`storage_unavailable`), if it is paused.
+    pub paused: Option<&'static str>,
 }
 
 pub type HealthMap = Arc<RwLock<BTreeMap<String, SourceHealth>>>;
@@ -77,6 +81,18 @@ pub async fn run_source(
     }
     let mut failures: u32 = 0;
     loop {
+        // Fetching what cannot be stored would spend the remote side's patience (and quota)
+        // only to fetch it all again: wait for the storage instead.
+        let paused = store.storage_failure().is_some();
+        if let Some(e) = health.write().expect("health lock poisoned").get_mut(&name) {
+            e.paused = paused.then_some("storage_unavailable");
+        }
+        if paused {
+            tokio::select! {
+                _ = tokio::time::sleep(STORAGE_WAIT) => continue,
+                _ = shutdown.cancelled() => break,
+            }
+        }
         let cursor = match store.cursor(&name) {
             Ok(c) => c,
             Err(e) => {

@@ -34,6 +34,9 @@ pub enum Code {
     RateLimited,
     /// The daemon is shutting down or the model is not available.
     Unavailable,
+    /// The disk refuses writes (full, read-only) or the store is being reopened after that;
+    /// reads keep working, writes resume by themselves once the disk takes them again.
+    StorageUnavailable,
     /// Something failed on the server side; details are in the log.
     Internal,
 }
@@ -49,7 +52,7 @@ impl Code {
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::WritesDisabled => StatusCode::FORBIDDEN,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable | Code::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +70,7 @@ impl Code {
         Code::WritesDisabled,
         Code::RateLimited,
         Code::Unavailable,
+        Code::StorageUnavailable,
         Code::Internal,
     ];
 }
@@ -87,6 +91,21 @@ impl ApiError {
 
     pub fn param(message: impl Into<String>) -> ApiError {
         ApiError::new(Code::InvalidParameter, message)
+    }
+
+    /// A store error: `storage_unavailable` while the disk refuses writes or the store is
+    /// being reopened (the client may retry), `internal` for everything else.
+    pub fn store(e: crate::store::StoreError) -> ApiError {
+        if e.is_storage_failure() {
+            tracing::warn!(error = %e, "request refused: storage unavailable");
+            ApiError::new(
+                Code::StorageUnavailable,
+                "the storage refuses writes (disk full or read-only); reads still work, \
+                 writes resume once it takes them again",
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 
     /// Logs the cause and answers with a generic message: internals stay in the log.

@@ -131,8 +131,10 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
 
 async fn health(State(st): State<AppState>) -> Json<Value> {
     let spec = st.classifier.spec();
+    let failure = st.store.storage_failure();
     Json(json!({
-        "status": "ok",
+        // Still 200: reads are served. `degraded` says writes (and fetching) are paused.
+        "status": if failure.is_some() { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": st.started.elapsed().as_secs(),
         "model": {
@@ -147,7 +149,11 @@ async fn health(State(st): State<AppState>) -> Json<Value> {
                 acc
             }),
         },
-        "store": {"posts": st.store.post_count()},
+        "store": {
+            "posts": st.store.post_count(),
+            "writable": failure.is_none(),
+            "failure": failure,
+        },
     }))
 }
 
@@ -190,7 +196,7 @@ fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiEr
 
 fn trend_error(e: TrendError) -> ApiError {
     match e {
-        TrendError::Store(s) => ApiError::internal(s),
+        TrendError::Store(s) => ApiError::store(s),
         other => ApiError::param(other.to_string()),
     }
 }
@@ -638,7 +644,7 @@ async fn list_posts(
     let key = q.to.is_some().then(|| format!("posts {query:?}"));
     let store = st.store.clone();
     cached_json(&st, &id, key, move || {
-        let page = store.posts_page(&query).map_err(ApiError::internal)?;
+        let page = store.posts_page(&query).map_err(ApiError::store)?;
         to_json(&PostsPage {
             posts: page.posts.iter().map(PostView::from).collect(),
             next_cursor: page.next.map(encode_cursor),
@@ -833,6 +839,7 @@ async fn ingest_posts(
                 tracing::error!(error = %c, "classification failed");
                 ApiError::new(Code::Unavailable, "the model is not available")
             }
+            PipelineError::Store(s) => ApiError::store(s),
             other => ApiError::internal(other),
         })?;
     Ok((StatusCode::OK, Json(json!(report))).into_response())

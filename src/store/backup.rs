@@ -61,6 +61,7 @@ fn bad(msg: impl Into<String>) -> StoreError {
 impl Store {
     /// Writes a consistent snapshot of the whole store to `out`. Writers wait while it runs.
     pub fn backup(&self, out: impl Write) -> Result<BackupSummary, StoreError> {
+        let t = self.t()?;
         let _exclusive = self.gate.write().expect("write gate poisoned");
         let mut w = Hashing {
             inner: BufWriter::new(out),
@@ -71,9 +72,9 @@ impl Store {
         w.write_all(&keys::SCHEMA_VERSION.to_be_bytes())
             .map_err(io)?;
         let mut summary = BackupSummary::default();
-        for name in self.db.tree_names() {
+        for name in t.db.tree_names() {
             // sled's own default tree is empty here; it is kept for completeness.
-            let tree = self.db.open_tree(&name)?;
+            let tree = t.db.open_tree(&name)?;
             w.write_all(&[TAG_TREE]).map_err(io)?;
             write_chunk(&mut w, &name)?;
             summary.trees += 1;
@@ -238,7 +239,7 @@ pub fn restore(file: &Path, target: &Path) -> Result<(BackupSummary, Option<Path
         }
         db.flush()?;
     }
-    let restored = Store::open(&staging)?;
+    let restored = Store::open_after_close(&staging)?;
     let report = restored.verify()?;
     drop(restored);
     if !report.problems.is_empty() {

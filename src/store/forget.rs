@@ -28,13 +28,14 @@ impl Store {
         product: Option<&str>,
         author: &str,
     ) -> Result<Vec<PostId>, StoreError> {
+        let t = self.t()?;
         let slots = self.slots();
         let iter = match product {
             Some(p) => {
                 let (lo, hi) = keys::post_range(p, i64::MIN, i64::MAX);
-                self.posts.range(lo..hi)
+                t.posts.range(lo..hi)
             }
-            None => self.posts.range::<&[u8], _>(..),
+            None => t.posts.range::<&[u8], _>(..),
         };
         let mut out = Vec::new();
         for item in iter {
@@ -57,9 +58,10 @@ impl Store {
         before_ms: i64,
         limit: usize,
     ) -> Result<Vec<PostId>, StoreError> {
+        let t = self.t()?;
         let (lo, hi) = keys::post_range(product, i64::MIN, before_ms);
         let mut out = Vec::new();
-        for k in self.posts.range(lo..hi).keys().take(limit) {
+        for k in t.posts.range(lo..hi).keys().take(limit) {
             let k = k?;
             let (_, id) =
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
@@ -72,9 +74,10 @@ impl Store {
     /// from its buckets in the same transaction, so `verify` holds afterwards; then removes
     /// their quotes from stored digests and alerts (whose counts stay what was sent).
     pub fn forget(&self, ids: &[PostId]) -> Result<ForgetOutcome, StoreError> {
-        let _write = self.write_gate();
+        let w = self.writer()?;
+        let t = &w.t;
         let slots = self.slots();
-        let trees = (&self.posts, &self.post_ids, &self.aggregates, &self.meta);
+        let trees = (&t.posts, &t.post_ids, &t.aggregates, &t.meta);
         let res = trees.transaction(|(tp, ti, ta, tm)| {
             let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
             let mut removed = 0u64;
@@ -123,7 +126,7 @@ impl Store {
         let (removed, spans) = match res {
             Ok(r) => r,
             Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+            Err(TransactionError::Storage(e)) => return Err(self.sled_err(e)),
         };
         self.count.fetch_sub(removed, Ordering::Relaxed);
         self.changes.touch(spans.keys().map(String::as_str));
@@ -131,7 +134,7 @@ impl Store {
         let mut scrubbed = 0;
         for (product, (from, to)) in &spans {
             for key in self.messages_near(product, *from, *to)? {
-                let Some(v) = self.messages.get(&key)? else {
+                let Some(v) = t.messages.get(&key)? else {
                     continue;
                 };
                 let mut m: StoredMessage = codec::decode(&v).map_err(|e| corrupt("messages", e))?;
@@ -140,12 +143,12 @@ impl Store {
                 };
                 if drop_quotes(&mut doc, &hex) {
                     m.json = doc.to_string();
-                    self.messages.insert(key, codec::encode(&m))?;
+                    t.messages.insert(key, codec::encode(&m))?;
                     scrubbed += 1;
                 }
             }
         }
-        self.db.flush()?;
+        t.db.flush().map_err(|e| self.sled_err(e))?;
         Ok(ForgetOutcome {
             posts: removed as usize,
             messages_scrubbed: scrubbed,
@@ -163,6 +166,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<sled::IVec>, StoreError> {
+        let t = self.t()?;
         const DAY: i64 = 86_400_000;
         let date = |ms: i64| {
             chrono::DateTime::from_timestamp_millis(ms)
@@ -173,11 +177,11 @@ impl Store {
         let hi = MessageKey::digest(product, &date(to + 2 * DAY));
         let (alo, ahi) = MessageKey::alert_range(product, from, to + 50 * 3_600_000);
         let mut keys = Vec::new();
-        for r in self
+        for r in t
             .messages
             .range(lo.as_bytes().to_vec()..hi.as_bytes().to_vec())
             .keys()
-            .chain(self.messages.range(alo..ahi).keys())
+            .chain(t.messages.range(alo..ahi).keys())
         {
             keys.push(r?);
         }

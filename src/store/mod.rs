@@ -57,6 +57,23 @@ pub enum StoreError {
     Corrupt { tree: &'static str, detail: String },
     #[error("backup: {0}")]
     Backup(String),
+    #[error("the storage refuses writes ({detail}); they resume once it takes them again")]
+    Unwritable { detail: String },
+    #[error("the store is being reopened after a storage failure; try again in a moment")]
+    Reopening,
+}
+
+impl StoreError {
+    /// The disk refused a write, or the store refuses writes (or is reopening) because of an
+    /// earlier refusal: nothing the caller did wrong, and it passes.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unwritable { .. }
+                | StoreError::Reopening
+                | StoreError::Sled(sled::Error::Io(_))
+        )
+    }
 }
 
 /// What one ingest did.
@@ -98,9 +115,9 @@ pub struct PostPage {
 /// nothing cannot turn one request into a scan of the whole product; the caller gets a cursor.
 const MAX_SCAN_PER_PAGE: usize = 20_000;
 
-#[derive(Clone)]
-pub struct Store {
-    path: PathBuf,
+/// The open sled database and its trees; replaced as a whole when the store is reopened after
+/// a storage failure (see [`Store::try_recover`]).
+struct Trees {
     db: sled::Db,
     posts: sled::Tree,
     post_ids: sled::Tree,
@@ -111,6 +128,18 @@ pub struct Store {
     messages: sled::Tree,
     deliveries: sled::Tree,
     alert_state: sled::Tree,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    /// `None` only while a reopen is under way. Every method clones the `Arc` for the length
+    /// of its work (iterators keep it too), so a reopen can tell when the old database is no
+    /// longer used and its file lock is released.
+    trees: Arc<RwLock<Option<Arc<Trees>>>>,
+    /// Set when the disk refused a write (full, read-only, I/O error): sled refuses every
+    /// later write of that open database, so writes are refused up front until a reopen.
+    failure: Arc<std::sync::Mutex<Option<String>>>,
     slots: Arc<RwLock<Arc<Vec<Slot>>>>,
     /// Mirror of `meta/post_count`: sled's `len()` is a full scan.
     count: Arc<AtomicU64>,
@@ -179,62 +208,137 @@ fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
 impl Store {
     /// Opens (or creates) the store at `path`, migrating an older schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            // The page cache is the main memory cost (and sled's real use runs past the
-            // setting); 32 MiB keeps hot buckets and recent posts while staying inside the
-            // daemon's memory budget.
-            .cache_capacity(32 * 1024 * 1024)
-            .open()
-            .map_err(|e| {
-                let locked = matches!(&e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("lock"));
-                if locked {
-                    StoreError::Locked {
-                        path: path.to_path_buf(),
-                    }
-                } else {
-                    StoreError::Open {
-                        path: path.to_path_buf(),
-                        source: e,
-                    }
-                }
-            })?;
         let store = Store {
             path: path.to_path_buf(),
-            posts: db.open_tree("posts")?,
-            post_ids: db.open_tree("post_ids")?,
-            aggregates: db.open_tree("aggregates")?,
-            cursors: db.open_tree("cursors")?,
-            meta: db.open_tree("meta")?,
-            messages: db.open_tree("messages")?,
-            deliveries: db.open_tree("deliveries")?,
-            alert_state: db.open_tree("alert_state")?,
-            db,
+            trees: Arc::new(RwLock::new(Some(Arc::new(open_trees(path)?)))),
+            failure: Arc::new(std::sync::Mutex::new(None)),
             slots: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             count: Arc::new(AtomicU64::new(0)),
             gate: Arc::new(RwLock::new(())),
             changes: Arc::new(Changes::default()),
         };
         store.check_schema()?;
-        let count = match store.meta.get(keys::META_POST_COUNT)? {
+        store.load_state()?;
+        Ok(store)
+    }
+
+    /// [`Store::open`] of a store this process has just closed. sled lets go of its file lock
+    /// only when its last I/O thread has (a moment after the last handle is dropped), so a
+    /// held lock is waited on for a few seconds instead of being taken for another process.
+    pub fn open_after_close(path: &Path) -> Result<Store, StoreError> {
+        retry_locked(|| Store::open(path))
+    }
+
+    /// Reads the post count and the label slots from `meta` into memory.
+    fn load_state(&self) -> Result<(), StoreError> {
+        let t = self.t()?;
+        let count = match t.meta.get(keys::META_POST_COUNT)? {
             Some(b) => keys::count_from_bytes(&b)
                 .ok_or_else(|| corrupt("meta", "post count is not 8 bytes"))?,
             None => 0,
         };
-        store.count.store(count, Ordering::Relaxed);
-        let slots = match store.meta.get(keys::META_LABELS)? {
+        self.count.store(count, Ordering::Relaxed);
+        let slots = match t.meta.get(keys::META_LABELS)? {
             Some(b) => codec::decode_slots(&b).map_err(|e| corrupt("meta", e))?,
             None => Vec::new(),
         };
-        *store.slots.write().expect("slots lock poisoned") = Arc::new(slots);
-        Ok(store)
+        *self.slots.write().expect("slots lock poisoned") = Arc::new(slots);
+        Ok(())
+    }
+
+    /// The open trees, for one method's work.
+    fn t(&self) -> Result<Arc<Trees>, StoreError> {
+        self.trees
+            .read()
+            .expect("trees lock poisoned")
+            .clone()
+            .ok_or(StoreError::Reopening)
+    }
+
+    /// The shared side of the write gate and the trees, or why nothing may be written now.
+    fn writer(&self) -> Result<Writer<'_>, StoreError> {
+        let gate = self.write_gate();
+        if let Some(detail) = self.storage_failure() {
+            return Err(StoreError::Unwritable { detail });
+        }
+        Ok(Writer {
+            _gate: gate,
+            t: self.t()?,
+        })
+    }
+
+    /// Converts a sled error, remembering an I/O failure: from then on writes are refused
+    /// until [`Store::try_recover`] reopens the database.
+    fn sled_err(&self, e: sled::Error) -> StoreError {
+        if let sled::Error::Io(io) = &e {
+            let mut f = self.failure.lock().expect("failure lock poisoned");
+            if f.is_none() {
+                tracing::error!(error = %io, path = %self.path.display(),
+                    "the storage refused a write; writes stop until it accepts them again");
+                *f = Some(io.to_string());
+            }
+        }
+        StoreError::Sled(e)
+    }
+
+    /// Why writes are refused, while they are (disk full, read-only, I/O error).
+    pub fn storage_failure(&self) -> Option<String> {
+        self.failure.lock().expect("failure lock poisoned").clone()
+    }
+
+    /// After a storage failure: if the disk takes writes again (a probe file of
+    /// [`PROBE_BYTES`] is written, synced and removed), reopens the database and allows writes
+    /// again. Writes that were not flushed when the failure came were never acknowledged; the
+    /// reopened store is the last flushed state, so nothing acknowledged is lost. Reads wait
+    /// on nothing but fail with [`StoreError::Reopening`] for the moment of the reopen.
+    /// `Ok(false)`: there was nothing to recover from.
+    pub fn try_recover(&self) -> Result<bool, StoreError> {
+        if self.storage_failure().is_none() {
+            return Ok(false);
+        }
+        probe_space(&self.path).map_err(|e| StoreError::Unwritable {
+            detail: format!("still refused: {e}"),
+        })?;
+        let _gate = self.gate.write().expect("write gate poisoned");
+        let old = self.trees.write().expect("trees lock poisoned").take();
+        if let Some(mut old) = old {
+            // Readers finish what they started on the old database; its file lock goes with
+            // the last handle.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(trees) => {
+                        drop(trees);
+                        break;
+                    }
+                    Err(still) if std::time::Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(still) => {
+                        *self.trees.write().expect("trees lock poisoned") = Some(still);
+                        return Err(StoreError::Unwritable {
+                            detail: "the old database is still in use; retrying".into(),
+                        });
+                    }
+                }
+            }
+        }
+        let trees = retry_locked(|| open_trees(&self.path))?;
+        *self.trees.write().expect("trees lock poisoned") = Some(Arc::new(trees));
+        self.load_state()?;
+        *self.failure.lock().expect("failure lock poisoned") = None;
+        // Answers computed from writes that never reached the disk must not outlive them.
+        self.changes.touch_all();
+        tracing::info!(path = %self.path.display(), "the storage takes writes again; store reopened");
+        Ok(true)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
-        match self.meta.get(keys::META_SCHEMA)? {
+        let t = self.t()?;
+        match t.meta.get(keys::META_SCHEMA)? {
             None => {
-                self.meta
+                t.meta
                     .insert(keys::META_SCHEMA, &keys::SCHEMA_VERSION.to_be_bytes())?;
                 Ok(())
             }
@@ -289,7 +393,8 @@ impl Store {
 
     /// Makes sure every (head, label) of a model has a slot; new ones are appended.
     pub fn register_slots(&self, wanted: &[Slot]) -> Result<Arc<Vec<Slot>>, StoreError> {
-        let _write = self.write_gate();
+        let w = self.writer()?;
+        let t = &w.t;
         let mut guard = self.slots.write().expect("slots lock poisoned");
         let mut slots: Vec<Slot> = guard.as_ref().clone();
         let mut changed = false;
@@ -300,9 +405,9 @@ impl Store {
             }
         }
         if changed {
-            self.meta
+            t.meta
                 .insert(keys::META_LABELS, codec::encode_slots(&slots))?;
-            self.meta.flush()?;
+            t.meta.flush().map_err(|e| self.sled_err(e))?;
             *guard = Arc::new(slots);
             self.changes.touch_all();
         }
@@ -319,7 +424,8 @@ impl Store {
         scorer: &Scorer,
         cursor: Option<(&str, &[u8])>,
     ) -> Result<IngestOutcome, StoreError> {
-        let _write = self.write_gate();
+        let w = self.writer()?;
+        let t = &w.t;
         let slots = self.slots();
         // Encoding happens outside the transaction: a conflict retry must not redo it.
         struct Encoded {
@@ -341,13 +447,7 @@ impl Store {
                 }
             })
             .collect();
-        let trees = (
-            &self.posts,
-            &self.post_ids,
-            &self.aggregates,
-            &self.cursors,
-            &self.meta,
-        );
+        let trees = (&t.posts, &t.post_ids, &t.aggregates, &t.cursors, &t.meta);
         let res = trees.transaction(|(tp, ti, ta, tc, tm)| {
             let mut out = IngestOutcome::default();
             let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
@@ -420,26 +520,26 @@ impl Store {
                 Ok(o)
             }
             Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+            Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
         }
     }
 
     /// Waits until everything written so far is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let t = self.t()?;
+        t.db.flush_async().await.map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        let t = self.t()?;
+        t.db.flush().map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 
     pub fn cursor(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .cursors
-            .get(keys::cursor_key(source))?
-            .map(|v| v.to_vec()))
+        let t = self.t()?;
+        Ok(t.cursors.get(keys::cursor_key(source))?.map(|v| v.to_vec()))
     }
 
     /// Posts stored (all products); a counter, not a scan.
@@ -448,11 +548,12 @@ impl Store {
     }
 
     pub fn get_post(&self, id: &PostId) -> Result<Option<Post>, StoreError> {
-        let Some(key) = self.post_ids.get(keys::id_key(id))? else {
+        let t = self.t()?;
+        let Some(key) = t.post_ids.get(keys::id_key(id))? else {
             return Ok(None);
         };
         let slots = self.slots();
-        match self.posts.get(key)? {
+        match t.posts.get(key)? {
             Some(b) => Ok(Some(
                 codec::decode_post(*id, &b, &slots).map_err(|e| corrupt("posts", e))?,
             )),
@@ -465,6 +566,7 @@ impl Store {
 
     /// A page of a product's posts, newest first.
     pub fn posts_page(&self, q: &PostQuery) -> Result<PostPage, StoreError> {
+        let t = self.t()?;
         let slots = self.slots();
         let (lo, hi_range) = keys::post_range(&q.product, q.from_ms, q.to_ms);
         let hi: Vec<u8> = match &q.after {
@@ -479,7 +581,7 @@ impl Store {
         let mut last = None;
         let mut scanned = 0usize;
         let mut exhausted = true;
-        for item in self.posts.range(lo.to_vec()..hi).rev() {
+        for item in t.posts.range(lo.to_vec()..hi).rev() {
             let (k, v) = item?;
             let (ts, id) =
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
@@ -507,14 +609,7 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> impl Iterator<Item = Result<Post, StoreError>> + '_ {
-        let slots = self.slots();
-        let (lo, hi) = keys::post_range(product, from_ms, to_ms);
-        self.posts.range(lo..hi).map(move |item| {
-            let (k, v) = item?;
-            let (_, id) =
-                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
-            codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
-        })
+        self.scan(product, from_ms, to_ms, false)
     }
 
     /// Every stored post of a product in `[from, to)`, newest first.
@@ -524,14 +619,37 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> impl Iterator<Item = Result<Post, StoreError>> + '_ {
+        self.scan(product, from_ms, to_ms, true)
+    }
+
+    fn scan(
+        &self,
+        product: &str,
+        from_ms: i64,
+        to_ms: i64,
+        newest_first: bool,
+    ) -> Box<dyn Iterator<Item = Result<Post, StoreError>> + '_> {
+        let t = match self.t() {
+            Ok(t) => t,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
         let slots = self.slots();
         let (lo, hi) = keys::post_range(product, from_ms, to_ms);
-        self.posts.range(lo..hi).rev().map(move |item| {
+        let range = t.posts.range(lo..hi);
+        let items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if newest_first {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+        Box::new(items.map(move |item| {
+            // The iterator holds the trees while it lives: a reopen waits for it.
+            let _trees = &t;
             let (k, v) = item?;
             let (_, id) =
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
             codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
-        })
+        }))
     }
 
     /// Each source's buckets of `[from, to)` summed into one aggregate per source, by name.
@@ -542,9 +660,10 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<std::collections::BTreeMap<String, Aggregate>, StoreError> {
+        let t = self.t()?;
         let mut out = std::collections::BTreeMap::new();
         let all = keys::source_key(keys::ALL_SOURCES);
-        for item in self.aggregates.scan_prefix(keys::agg_prefix(product, g)) {
+        for item in t.aggregates.scan_prefix(keys::agg_prefix(product, g)) {
             let (k, v) = item?;
             let (src, bucket) =
                 keys::agg_source_bucket(&k).ok_or_else(|| corrupt("aggregates", "bad key"))?;
@@ -569,10 +688,11 @@ impl Store {
         to_ms: i64,
         source: Option<&str>,
     ) -> Result<Vec<(i64, Aggregate)>, StoreError> {
+        let t = self.t()?;
         let src = source.unwrap_or(keys::ALL_SOURCES);
         let (lo, hi) = keys::agg_range(product, g, src, from_ms, to_ms);
         let mut out = Vec::new();
-        for item in self.aggregates.range(lo..hi) {
+        for item in t.aggregates.range(lo..hi) {
             let (k, v) = item?;
             let bucket = keys::agg_bucket(&k).ok_or_else(|| corrupt("aggregates", "bad key"))?;
             let mut a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
@@ -588,16 +708,17 @@ impl Store {
     /// id index and the post counter too. The operator's (and the crash test's) proof that
     /// counters and posts agree.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let t = self.t()?;
         let slots = self.slots();
         let mut expected: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
         let mut report = VerifyReport::default();
-        for item in self.posts.iter() {
+        for item in t.posts.iter() {
             let (k, v) = item?;
             let (_, id) =
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
             let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
             report.posts += 1;
-            if self.post_ids.get(keys::id_key(&id))?.as_deref() != Some(&k[..]) {
+            if t.post_ids.get(keys::id_key(&id))?.as_deref() != Some(&k[..]) {
                 report
                     .problems
                     .push(format!("post {id} is missing from the id index"));
@@ -607,7 +728,7 @@ impl Store {
             one.add_post(&p, &scores, &labels, &slots);
             add_to_buckets(&mut expected, &p, &one);
         }
-        let ids = self.post_ids.len();
+        let ids = t.post_ids.len();
         if ids != report.posts {
             report.problems.push(format!(
                 "id index has {ids} entries for {} posts",
@@ -622,7 +743,7 @@ impl Store {
             ));
         }
         let mut seen = 0usize;
-        for item in self.aggregates.iter() {
+        for item in t.aggregates.iter() {
             let (k, v) = item?;
             let a = codec::decode_aggregate(&v).map_err(|e| corrupt("aggregates", e))?;
             seen += 1;
@@ -754,8 +875,79 @@ fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)
 
 impl Store {
     pub fn contains(&self, id: &PostId) -> Result<bool, StoreError> {
-        Ok(self.post_ids.contains_key(keys::id_key(id))?)
+        let t = self.t()?;
+        Ok(t.post_ids.contains_key(keys::id_key(id))?)
     }
+}
+
+/// Bytes written by the recovery probe: enough that a disk with only a sliver free still
+/// counts as full.
+const PROBE_BYTES: usize = 4 * 1024 * 1024;
+
+fn probe_space(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let probe = dir.join("space-probe.tmp");
+    let res = (|| {
+        let mut f = std::fs::File::create(&probe)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    res
+}
+
+/// Runs `open` again while it fails with [`StoreError::Locked`], for up to five seconds.
+fn retry_locked<T>(open: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_trees(path: &Path) -> Result<Trees, StoreError> {
+    let db = sled::Config::new()
+        .path(path)
+        // The page cache is the main memory cost (and sled's real use runs past the
+        // setting); 32 MiB keeps hot buckets and recent posts while staying inside the
+        // daemon's memory budget.
+        .cache_capacity(32 * 1024 * 1024)
+        .open()
+        .map_err(|e| {
+            let locked = matches!(&e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("lock"));
+            if locked {
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            }
+        })?;
+    Ok(Trees {
+        posts: db.open_tree("posts")?,
+        post_ids: db.open_tree("post_ids")?,
+        aggregates: db.open_tree("aggregates")?,
+        cursors: db.open_tree("cursors")?,
+        meta: db.open_tree("meta")?,
+        messages: db.open_tree("messages")?,
+        deliveries: db.open_tree("deliveries")?,
+        alert_state: db.open_tree("alert_state")?,
+        db,
+    })
+}
+
+/// What a write method holds: the shared side of the write gate and the trees.
+struct Writer<'a> {
+    _gate: std::sync::RwLockReadGuard<'a, ()>,
+    t: Arc<Trees>,
 }
 
 #[cfg(test)]

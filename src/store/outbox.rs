@@ -10,7 +10,8 @@ use super::{corrupt, Store, StoreError};
 
 impl Store {
     pub fn message(&self, key: &MessageKey) -> Result<Option<StoredMessage>, StoreError> {
-        self.messages
+        let t = self.t()?;
+        t.messages
             .get(key.as_bytes())?
             .map(|b| codec::decode(&b).map_err(|e| corrupt("messages", e)))
             .transpose()
@@ -23,8 +24,9 @@ impl Store {
         key: &MessageKey,
         msg: &StoredMessage,
     ) -> Result<bool, StoreError> {
-        let _write = self.write_gate();
-        let new = self
+        let w = self.writer()?;
+        let t = &w.t;
+        let new = t
             .messages
             .compare_and_swap(
                 key.as_bytes(),
@@ -32,7 +34,7 @@ impl Store {
                 Some(codec::encode(msg)),
             )?
             .is_ok();
-        self.db.flush()?;
+        t.db.flush().map_err(|e| self.sled_err(e))?;
         Ok(new)
     }
 
@@ -46,29 +48,31 @@ impl Store {
         label: &str,
         state: AlertState,
     ) -> Result<(), StoreError> {
-        let _write = self.write_gate();
+        let w = self.writer()?;
+        let t = &w.t;
         let state_key = keys::alert_state_key(product, label);
         let (m, st) = (codec::encode(msg), codec::encode(&state));
-        (&self.messages, &self.alert_state)
+        (&t.messages, &t.alert_state)
             .transaction(|(messages, states)| {
                 messages.insert(key.as_bytes(), m.as_slice())?;
                 states.insert(state_key.as_slice(), st.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Storage(e) => self.sled_err(e),
                 sled::transaction::TransactionError::Abort(()) => {
                     corrupt("messages", "alert transaction aborted")
                 }
             })?;
-        self.db.flush()?;
+        t.db.flush().map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 
     /// Digests of `product`, oldest first, as (date, message).
     pub fn digests(&self, product: &str) -> Result<Vec<(String, StoredMessage)>, StoreError> {
+        let t = self.t()?;
         let prefix = MessageKey::digest_prefix(product);
-        self.messages
+        t.messages
             .scan_prefix(&prefix)
             .map(|r| {
                 let (k, v) = r?;
@@ -85,8 +89,9 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(MessageKey, StoredMessage)>, StoreError> {
+        let t = self.t()?;
         let (lo, hi) = MessageKey::alert_range(product, from_ms, to_ms);
-        self.messages
+        t.messages
             .range(lo..hi)
             .map(|r| {
                 let (k, v) = r?;
@@ -103,7 +108,8 @@ impl Store {
         key: &MessageKey,
         name: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.deliveries
+        let t = self.t()?;
+        t.deliveries
             .get(key.delivery(name))?
             .map(|b| codec::decode(&b).map_err(|e| corrupt("deliveries", e)))
             .transpose()
@@ -117,16 +123,17 @@ impl Store {
         name: &str,
         rec: &DeliveryRecord,
     ) -> Result<(), StoreError> {
-        let _write = self.write_gate();
-        self.deliveries
+        let w = self.writer()?;
+        let t = &w.t;
+        t.deliveries
             .insert(key.delivery(name), codec::encode(rec))?;
-        self.deliveries.flush()?;
+        t.deliveries.flush().map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 
     pub fn alert_state(&self, product: &str, label: &str) -> Result<AlertState, StoreError> {
-        Ok(self
-            .alert_state
+        let t = self.t()?;
+        Ok(t.alert_state
             .get(keys::alert_state_key(product, label))?
             .map(|b| codec::decode(&b).map_err(|e| corrupt("alert_state", e)))
             .transpose()?
@@ -139,23 +146,25 @@ impl Store {
         label: &str,
         state: AlertState,
     ) -> Result<(), StoreError> {
-        let _write = self.write_gate();
-        self.alert_state
+        let w = self.writer()?;
+        let t = &w.t;
+        t.alert_state
             .insert(keys::alert_state_key(product, label), codec::encode(&state))?;
         Ok(())
     }
 
     /// The first local day ("YYYY-MM-DD") the digest scheduler considered for `product`.
     pub fn digest_since(&self, product: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .meta
+        let t = self.t()?;
+        Ok(t.meta
             .get(keys::digest_since_key(product))?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     pub fn set_digest_since(&self, product: &str, date: &str) -> Result<(), StoreError> {
-        let _write = self.write_gate();
-        self.meta
+        let w = self.writer()?;
+        let t = &w.t;
+        t.meta
             .insert(keys::digest_since_key(product), date.as_bytes())?;
         Ok(())
     }

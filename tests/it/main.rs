@@ -15,4 +15,5 @@ mod notify;
 mod smtp;
 mod social;
 mod sources;
+mod storage;
 mod util;
