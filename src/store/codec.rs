@@ -64,6 +64,58 @@ struct StoredPost {
     signals: Vec<StoredSignal>,
 }
 
+/// A post record of schema 2: [`StoredPost`] before authenticity (migrate.rs upgrades it).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredPostV2 {
+    pub product: String,
+    pub source: String,
+    pub external_id: String,
+    pub url: Option<String>,
+    pub author: Option<String>,
+    pub published_ms: i64,
+    pub fetched_ms: i64,
+    pub language: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub rating: Option<f32>,
+    pub channel: Option<String>,
+    pub scores: Vec<f32>,
+    pub labels: Vec<u16>,
+}
+
+/// A schema-2 record as a schema-3 one: no signals (none were looked for when it was
+/// stored), and the genuineness `scorer` gives its model scores alone.
+pub(super) fn upgrade_post_v2(
+    bytes: &[u8],
+    slots: &[Slot],
+    scorer: &crate::authenticity::Scorer,
+) -> Result<Vec<u8>, postcard::Error> {
+    let v: StoredPostV2 = postcard::from_bytes(bytes)?;
+    let classification = slots_to_classification(&v.language, &v.scores, &v.labels, slots);
+    let mut a = Authenticity::default();
+    scorer.score(&classification, &mut a);
+    let r = StoredPostRef {
+        product: &v.product,
+        source: &v.source,
+        external_id: &v.external_id,
+        url: v.url.as_deref(),
+        author: v.author.as_deref(),
+        published_ms: v.published_ms,
+        fetched_ms: v.fetched_ms,
+        language: &v.language,
+        title: v.title.as_deref(),
+        text: &v.text,
+        rating: v.rating,
+        channel: v.channel.as_deref(),
+        scores: &v.scores,
+        labels: &v.labels,
+        genuineness: a.genuineness,
+        suspicious: a.suspicious,
+        signals: Vec::new(),
+    };
+    Ok(postcard::to_allocvec(&r).expect("postcard encoding of owned data cannot fail"))
+}
+
 /// The same layout as [`StoredPost`], borrowed, for encoding without copying the post.
 #[derive(Serialize)]
 struct StoredPostRef<'a> {

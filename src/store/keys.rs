@@ -9,6 +9,9 @@ pub const SCHEMA_VERSION: u32 = 3;
 
 pub const META_SCHEMA: &[u8] = b"schema_version";
 pub const META_LABELS: &[u8] = b"label_slots";
+/// Progress of a schema migration under way: a phase byte, then (phase 1) the last `posts`
+/// key already upgraded.
+pub const META_MIGRATION: &[u8] = b"migration";
 
 /// Width of product and source keys: 8 bytes of a keyed hash of the name.
 pub type NameKey = [u8; 8];

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod codec;
 mod forget;
 pub mod keys;
+mod migrate;
 mod outbox;
 
 use std::collections::HashMap;
@@ -355,14 +356,16 @@ impl Store {
                         supported: keys::SCHEMA_VERSION,
                     });
                 }
-                if found < keys::SCHEMA_VERSION {
-                    // Versions 1 (posts keyed by id, a separate time index) and 2 (no
-                    // authenticity in records and buckets) only ever existed in development
-                    // builds before the first release: no migration is offered.
+                if found < migrate::OLDEST_MIGRATABLE {
+                    // Version 1 (posts keyed by id, a separate time index) only ever existed
+                    // in development builds before the first release: no migration is offered.
                     return Err(StoreError::SchemaTooOld {
                         path: self.path.clone(),
                         found,
                     });
+                }
+                if found < keys::SCHEMA_VERSION {
+                    migrate::migrate(&t, found, &self.path)?;
                 }
                 Ok(())
             }
@@ -974,7 +977,8 @@ mod tests {
         let e = Store::open(&path).unwrap_err();
         assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e}");
         assert!(e.to_string().contains("upgrade cxpulse"), "{e}");
-        stamp(keys::SCHEMA_VERSION - 1);
+        // Schema 1 predates every migration (schema 2 migrates: see migrate.rs).
+        stamp(1);
         let e = Store::open(&path).unwrap_err();
         assert!(matches!(e, StoreError::SchemaTooOld { .. }), "{e}");
         assert!(e.to_string().contains("re-import"), "{e}");
@@ -986,7 +990,7 @@ mod tests {
             .get(keys::META_SCHEMA)
             .unwrap()
             .unwrap();
-        assert_eq!(v.as_ref(), &(keys::SCHEMA_VERSION - 1).to_be_bytes());
+        assert_eq!(v.as_ref(), &1u32.to_be_bytes());
         drop(db);
         stamp(keys::SCHEMA_VERSION);
         Store::open(&path).unwrap();
