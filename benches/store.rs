@@ -9,6 +9,8 @@
 //!   few queries, asserting that the sled and SQLite stores give the same trend.
 //! * `--populate DIR`: ingest the posts into a sled store at DIR and exit (for the RSS
 //!   measurement of scripts/bench.sh).
+//! * `--sled-floor`: what sled alone costs for the two inserts every post needs (its record
+//!   and its id-index entry), with the store's own keys and records, next to `Store::ingest`.
 //!
 //! `CXPULSE_BENCH_DIR` chooses where the temporary stores go (default: the system temp dir).
 //!
@@ -26,7 +28,7 @@ use cxpulse::authenticity::Scorer;
 use cxpulse::classifier::{HeadKind, ModelSpec};
 use cxpulse::post::{Classification, HeadResult, Post, PostId};
 use cxpulse::store::keys::ALL_SOURCES;
-use cxpulse::store::{codec, Aggregate, Granularity, Slot, Store};
+use cxpulse::store::{codec, keys, Aggregate, Granularity, Slot, Store};
 use cxpulse::trends::{self, Interval, Trends};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -840,6 +842,7 @@ struct Args {
     full: bool,
     populate: Option<PathBuf>,
     breakdown: bool,
+    sled_floor: bool,
     rss_probe: Option<PathBuf>,
 }
 
@@ -848,6 +851,7 @@ fn args() -> Args {
         full: false,
         populate: None,
         breakdown: false,
+        sled_floor: false,
         rss_probe: None,
     };
     let mut it = std::env::args().skip(1);
@@ -855,6 +859,7 @@ fn args() -> Args {
         match x.as_str() {
             "--bench" => a.full = true,
             "--breakdown" => a.breakdown = true,
+            "--sled-floor" => a.sled_floor = true,
             "--rss-probe" => {
                 a.rss_probe = Some(PathBuf::from(
                     it.next().expect("--rss-probe needs a directory"),
@@ -869,6 +874,17 @@ fn args() -> Args {
         }
     }
     a
+}
+
+/// A temporary folder for the stores, under `CXPULSE_BENCH_DIR` when set.
+fn bench_dir(prefix: &str) -> tempfile::TempDir {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    match std::env::var_os("CXPULSE_BENCH_DIR") {
+        Some(d) => b.tempdir_in(d),
+        None => b.tempdir(),
+    }
+    .expect("temp dir")
 }
 
 fn posts_wanted(default: usize) -> usize {
@@ -892,6 +908,99 @@ fn load_spec() -> ModelSpec {
 /// Where the sled side's time goes: the encoding `Store::ingest` does before its transaction
 /// (measured by doing the same calls on the side), the `ingest` call, the flush; and for the trend
 /// query, fetching the rows against rolling them up into points.
+/// Raw sled on the store's own keys and records, flushed per batch like the daemon: only the
+/// record inserts; the records plus the id index with its duplicate check, in one two-tree
+/// transaction (the least a crash-safe, duplicate-free ingest does); and `Store::ingest` itself.
+/// The first two are a floor for any design that keeps sled and an exact id index.
+fn sled_floor() {
+    use sled::Transactional;
+    let n = posts_wanted(FULL_POSTS);
+    let spec = load_spec();
+    let slots = spec.slots();
+    let base = bench_dir("cxpulse-floor");
+    let encoded = |batch: &[Post]| -> Vec<([u8; keys::POST_KEY_LEN], [u8; 16], Vec<u8>)> {
+        batch
+            .iter()
+            .map(|p| {
+                let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
+                (
+                    keys::post_key(&p.product, p.published_ms, &p.id),
+                    keys::id_key(&p.id),
+                    codec::encode_post(p, &scores, &labels),
+                )
+            })
+            .collect()
+    };
+    let run = |mode: &str| -> f64 {
+        let db = sled::Config::new()
+            .path(base.path().join(mode))
+            .cache_capacity(32 * 1024 * 1024)
+            .open()
+            .expect("open sled");
+        let (posts, ids) = (db.open_tree("posts").unwrap(), db.open_tree("ids").unwrap());
+        let store = (mode == "store").then(|| {
+            let s = Store::open(&base.path().join("store-db")).expect("open store");
+            s.register_slots(&slots).expect("slots");
+            s
+        });
+        let mut timed = Duration::ZERO;
+        for b in 0..batches(n) {
+            let batch = make_batch(b, n, &spec);
+            let t = Instant::now();
+            match (mode, &store) {
+                ("records", _) => {
+                    let mut bp = sled::Batch::default();
+                    for (k, _, r) in encoded(&batch) {
+                        bp.insert(&k[..], r);
+                    }
+                    posts.apply_batch(bp).expect("apply");
+                    db.flush().expect("flush");
+                }
+                ("records+ids", _) => {
+                    let e = encoded(&batch);
+                    (&posts, &ids)
+                        .transaction(|(tp, ti)| {
+                            for (k, id, r) in &e {
+                                if ti.get(id)?.is_some() {
+                                    continue;
+                                }
+                                ti.insert(&id[..], &k[..])?;
+                                tp.insert(&k[..], r.as_slice())?;
+                            }
+                            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                        })
+                        .expect("transaction");
+                    db.flush().expect("flush");
+                }
+                (_, Some(s)) => {
+                    let cursor = (b as u64 + 1).to_be_bytes();
+                    s.ingest(
+                        &batch,
+                        &[],
+                        &Scorer::default(),
+                        Some(("bench", &cursor[..])),
+                    )
+                    .expect("ingest");
+                    s.flush_blocking().expect("flush");
+                }
+                _ => unreachable!(),
+            }
+            timed += t.elapsed();
+        }
+        n as f64 / timed.as_secs_f64()
+    };
+    println!("sled floor, {n} posts in batches of {BATCH}, flushed per batch (posts/s, encoding included):");
+    for mode in ["records", "records+ids", "store"] {
+        let rate = run(mode);
+        let what = match mode {
+            "records" => "records only (apply_batch)",
+            "records+ids" => "records + id index + duplicate check (transaction)",
+            _ => "Store::ingest (+ buckets, post count, cursor)",
+        };
+        println!("  {what:<52} {rate:>9.0}");
+    }
+}
+
 fn breakdown() {
     let n = posts_wanted(100_000);
     let spec = load_spec();
@@ -1068,6 +1177,10 @@ fn main() {
         breakdown();
         return;
     }
+    if a.sled_floor {
+        sled_floor();
+        return;
+    }
     if let Some(dir) = a.rss_probe {
         rss_probe(&dir);
         return;
@@ -1078,13 +1191,7 @@ fn main() {
     let spec = load_spec();
     let slots = spec.slots();
     let load_before = loadavg();
-    let base = match std::env::var_os("CXPULSE_BENCH_DIR") {
-        Some(d) => tempfile::Builder::new()
-            .prefix("cxpulse-bench")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("cxpulse-bench").tempdir(),
-    }
-    .expect("temp dir");
+    let base = bench_dir("cxpulse-bench");
     eprintln!(
         "store bench ({} mode): {n} posts in batches of {BATCH}, {} slots, stores under {}",
         if full { "full" } else { "smoke" },

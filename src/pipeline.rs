@@ -294,6 +294,10 @@ impl Pipeline {
                     .as_ref()
                     .map(|c| (c.key.as_str(), c.value.as_slice())),
             )?;
+            // The detector remembers only what is durable: a flush the disk refuses leaves
+            // it as it was, so the batch's signals are raised again when the batch comes back
+            // (after a restart, or after the store is reopened in-process, storage_watch.rs).
+            store.flush_blocking()?;
             d.commit(&posts, &retro);
             Ok::<_, StoreError>((o, posts, retro, d.indexed()))
         })
@@ -302,7 +306,6 @@ impl Pipeline {
         self.count_signals(product, &posts, &retro);
         self.metrics.indexed_posts.set(indexed as i64);
         report.updated = outcome.updated;
-        self.store.flush().await?;
         self.metrics
             .store_write_seconds
             .with_label_values(&[source])

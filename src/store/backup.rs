@@ -61,8 +61,10 @@ fn bad(msg: impl Into<String>) -> StoreError {
 impl Store {
     /// Writes a consistent snapshot of the whole store to `out`. Writers wait while it runs.
     pub fn backup(&self, out: impl Write) -> Result<BackupSummary, StoreError> {
-        let t = self.t()?;
+        // The gate first, the trees second, as in `try_recover`: the other order would hold
+        // the old trees while a reopen waits for them under the gate.
         let _exclusive = self.gate.write().expect("write gate poisoned");
+        let t = self.t()?;
         let mut w = Hashing {
             inner: BufWriter::new(out),
             hash: blake3::Hasher::new(),

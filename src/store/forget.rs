@@ -143,7 +143,9 @@ impl Store {
                 };
                 if drop_quotes(&mut doc, &hex) {
                     m.json = doc.to_string();
-                    t.messages.insert(key, codec::encode(&m))?;
+                    t.messages
+                        .insert(key, codec::encode(&m))
+                        .map_err(|e| self.sled_err(e))?;
                     scrubbed += 1;
                 }
             }

@@ -409,7 +409,8 @@ impl Store {
         }
         if changed {
             t.meta
-                .insert(keys::META_LABELS, codec::encode_slots(&slots))?;
+                .insert(keys::META_LABELS, codec::encode_slots(&slots))
+                .map_err(|e| self.sled_err(e))?;
             t.meta.flush().map_err(|e| self.sled_err(e))?;
             *guard = Arc::new(slots);
             self.changes.touch_all();

@@ -32,7 +32,8 @@ impl Store {
                 key.as_bytes(),
                 None as Option<&[u8]>,
                 Some(codec::encode(msg)),
-            )?
+            )
+            .map_err(|e| self.sled_err(e))?
             .is_ok();
         t.db.flush().map_err(|e| self.sled_err(e))?;
         Ok(new)
@@ -126,7 +127,8 @@ impl Store {
         let w = self.writer()?;
         let t = &w.t;
         t.deliveries
-            .insert(key.delivery(name), codec::encode(rec))?;
+            .insert(key.delivery(name), codec::encode(rec))
+            .map_err(|e| self.sled_err(e))?;
         t.deliveries.flush().map_err(|e| self.sled_err(e))?;
         Ok(())
     }
@@ -149,7 +151,8 @@ impl Store {
         let w = self.writer()?;
         let t = &w.t;
         t.alert_state
-            .insert(keys::alert_state_key(product, label), codec::encode(&state))?;
+            .insert(keys::alert_state_key(product, label), codec::encode(&state))
+            .map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 
@@ -165,7 +168,8 @@ impl Store {
         let w = self.writer()?;
         let t = &w.t;
         t.meta
-            .insert(keys::digest_since_key(product), date.as_bytes())?;
+            .insert(keys::digest_since_key(product), date.as_bytes())
+            .map_err(|e| self.sled_err(e))?;
         Ok(())
     }
 }
