@@ -1278,6 +1278,23 @@ interval_secs = 60
     }
 
     #[test]
+    fn answer_cache_size_is_checked_and_shown() {
+        let with = |mib: &str| {
+            MINIMAL.replace(
+                "[fetch]",
+                &format!("[server]\nresponse_cache_mib = {mib}\n\n[fetch]"),
+            )
+        };
+        let c = load_str(&with("0")).unwrap();
+        assert_eq!(c.server.response_cache_bytes, 0);
+        let c = load_str(&with("64")).unwrap();
+        assert_eq!(c.server.response_cache_bytes, 64 * 1024 * 1024);
+        assert!(c.to_masked_toml().contains("response_cache_mib = 64"));
+        let e = load_str(&with("100000")).unwrap_err().to_string();
+        assert!(e.contains("server.response_cache_mib"), "{e}");
+    }
+
+    #[test]
     fn missing_salt_is_an_error_naming_the_key() {
         let e = load_str(&MINIMAL.replace("author_salt = \"pepper-pepper\"", ""))
             .unwrap_err()
