@@ -250,22 +250,30 @@ async fn cached_json(
     }
     // Read before the data: see `Store::data_version`.
     let version = st.store.data_version(product);
-    let ticket = match key.map(|k| st.cache.lookup(k, version)) {
-        Some(cache::Lookup::Hit(body)) => {
-            st.metrics.api_cache.with_label_values(&["hit"]).inc();
-            return Ok(json_body(body));
-        }
-        Some(cache::Lookup::Wait(rx)) => {
-            if let Some(body) = cache::wait(rx).await {
-                st.metrics.api_cache.with_label_values(&["shared"]).inc();
-                return Ok(json_body(body));
+    let mut ticket = None;
+    if let Some(key) = key {
+        // A second look when the computation waited on ended without an answer: it may have
+        // been a client that went away, and one of its waiters should take over, not all.
+        // After that, a waiter computes on its own (the error is then its own to report).
+        for _ in 0..2 {
+            match st.cache.lookup(key.clone(), version) {
+                cache::Lookup::Hit(body) => {
+                    st.metrics.api_cache.with_label_values(&["hit"]).inc();
+                    return Ok(json_body(body));
+                }
+                cache::Lookup::Wait(rx) => {
+                    if let Some(body) = cache::wait(rx).await {
+                        st.metrics.api_cache.with_label_values(&["shared"]).inc();
+                        return Ok(json_body(body));
+                    }
+                }
+                cache::Lookup::Miss(t) => {
+                    ticket = Some(t);
+                    break;
+                }
             }
-            // The computation failed: run it again here for a first-hand error.
-            None
         }
-        Some(cache::Lookup::Miss(t)) => Some(t),
-        None => None,
-    };
+    }
     st.metrics.api_cache.with_label_values(&["miss"]).inc();
     let body = tokio::task::spawn_blocking(compute)
         .await
