@@ -251,19 +251,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 /// Opens the store, waiting a little while another process holds its lock: a CLI read command
 /// holds it for a moment, and a daemon started at that moment should not give up.
 async fn open_store(path: &std::path::Path) -> Result<Store, RunError> {
-    let deadline = Instant::now() + STORE_LOCK_WAIT;
-    loop {
-        let p = path.to_path_buf();
-        let r = tokio::task::spawn_blocking(move || Store::open(&p))
+    let p = path.to_path_buf();
+    Ok(
+        tokio::task::spawn_blocking(move || Store::open_waiting(&p, STORE_LOCK_WAIT))
             .await
-            .map_err(|e| RunError::Task(e.to_string()))?;
-        match r {
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            other => return Ok(other?),
-        }
-    }
+            .map_err(|e| RunError::Task(e.to_string()))??,
+    )
 }
 
 /// How long shutdown waits for a digest or alert delivery in progress.

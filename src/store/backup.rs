@@ -241,7 +241,7 @@ pub fn restore(file: &Path, target: &Path) -> Result<(BackupSummary, Option<Path
         }
         db.flush()?;
     }
-    let restored = Store::open_after_close(&staging)?;
+    let restored = Store::open_waiting(&staging, super::REOPEN_LOCK_WAIT)?;
     let report = restored.verify()?;
     drop(restored);
     if !report.problems.is_empty() {

@@ -9,7 +9,7 @@ use sled::Transactional;
 
 use super::codec::{self, Aggregate, StoredMessage};
 use super::keys::{self, MessageKey};
-use super::{add_to_buckets, corrupt, Store, StoreError};
+use super::{corrupt, count_post, Store, StoreError};
 use crate::post::PostId;
 
 /// What [`Store::forget`] did.
@@ -90,10 +90,7 @@ impl Store {
                 let Some(bytes) = tp.get(&k)? else { continue };
                 let p = codec::decode_post(*id, &bytes, &slots)
                     .map_err(|e| ConflictableTransactionError::Abort(corrupt("posts", e)))?;
-                let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
-                let mut one = Aggregate::default();
-                one.add_post(&p, &scores, &labels, &slots);
-                add_to_buckets(&mut deltas, &p, &one);
+                count_post(&mut deltas, &p, &slots);
                 let span = spans
                     .entry(p.product.clone())
                     .or_insert((p.published_ms, p.published_ms));

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{add_to_buckets, codec, corrupt, keys, Aggregate, StoreError, Trees};
+use super::{codec, corrupt, count_post, decode_record, keys, Aggregate, StoreError, Trees};
 use crate::authenticity::Scorer;
 
 /// Posts upgraded per transaction.
@@ -120,13 +120,7 @@ pub(super) fn migrate_v2_to_v3(
     let mut pending = 0;
     for item in t.posts.iter() {
         let (k, v) = item?;
-        let (_, id) =
-            keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
-        let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
-        let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
-        let mut one = Aggregate::default();
-        one.add_post(&p, &scores, &labels, &slots);
-        add_to_buckets(&mut deltas, &p, &one);
+        count_post(&mut deltas, &decode_record(&k, &v, &slots)?, &slots);
         pending += 1;
         if pending >= RECOUNT_CHUNK {
             write_buckets(t, &mut deltas)?;
@@ -318,7 +312,7 @@ mod tests {
             assert!(codec::decode_post(PostId([0; 16]), &v, &slots()).is_err());
         }
 
-        let store = Store::open_after_close(&path).unwrap();
+        let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
         let t = store.t().unwrap();
         assert_eq!(schema(&t), 3);
         assert!(t.meta.get(keys::META_MIGRATION).unwrap().is_none());
@@ -330,7 +324,7 @@ mod tests {
         drop(t);
         drop(store);
         // Opening again migrates nothing and changes nothing.
-        let store = Store::open_after_close(&path).unwrap();
+        let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
         assert_eq!(dump(&store.t().unwrap().posts), posts_v3);
     }
 
@@ -349,7 +343,7 @@ mod tests {
             assert_eq!(mark[0], PHASE_RECORDS);
         }
         // A half-migrated store: the next open finishes the job.
-        let store = Store::open_after_close(&path).unwrap();
+        let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
         let t = store.t().unwrap();
         assert_eq!(schema(&t), 3);
         assert_eq!(dump(&t.posts), posts_v3);

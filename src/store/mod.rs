@@ -223,11 +223,11 @@ impl Store {
         Ok(store)
     }
 
-    /// [`Store::open`] of a store this process has just closed. sled lets go of its file lock
-    /// only when its last I/O thread has (a moment after the last handle is dropped), so a
-    /// held lock is waited on for a few seconds instead of being taken for another process.
-    pub fn open_after_close(path: &Path) -> Result<Store, StoreError> {
-        retry_locked(|| Store::open(path))
+    /// [`Store::open`], waiting up to `wait` while another holder keeps the lock: another
+    /// process for a moment (a CLI read), or this process just after closing the store (sled
+    /// lets go of its file lock only when its last I/O thread has).
+    pub fn open_waiting(path: &Path, wait: std::time::Duration) -> Result<Store, StoreError> {
+        retry_locked(wait, || Store::open(path))
     }
 
     /// Reads the post count and the label slots from `meta` into memory.
@@ -325,7 +325,7 @@ impl Store {
                 }
             }
         }
-        let trees = retry_locked(|| open_trees(&self.path))?;
+        let trees = retry_locked(REOPEN_LOCK_WAIT, || open_trees(&self.path))?;
         *self.trees.write().expect("trees lock poisoned") = Some(Arc::new(trees));
         self.load_state()?;
         *self.failure.lock().expect("failure lock poisoned") = None;
@@ -650,9 +650,7 @@ impl Store {
             // The iterator holds the trees while it lives: a reopen waits for it.
             let _trees = &t;
             let (k, v) = item?;
-            let (_, id) =
-                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
-            codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))
+            decode_record(&k, &v, &slots)
         }))
     }
 
@@ -718,19 +716,14 @@ impl Store {
         let mut report = VerifyReport::default();
         for item in t.posts.iter() {
             let (k, v) = item?;
-            let (_, id) =
-                keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
-            let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
+            let p = decode_record(&k, &v, &slots)?;
             report.posts += 1;
-            if t.post_ids.get(keys::id_key(&id))?.as_deref() != Some(&k[..]) {
+            if t.post_ids.get(keys::id_key(&p.id))?.as_deref() != Some(&k[..]) {
                 report
                     .problems
-                    .push(format!("post {id} is missing from the id index"));
+                    .push(format!("post {} is missing from the id index", p.id));
             }
-            let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
-            let mut one = Aggregate::default();
-            one.add_post(&p, &scores, &labels, &slots);
-            add_to_buckets(&mut expected, &p, &one);
+            count_post(&mut expected, &p, &slots);
         }
         let ids = t.post_ids.len();
         if ids != report.posts {
@@ -779,6 +772,21 @@ impl Store {
 
 /// Adds `delta` to the post's hour and day buckets, under its source and under all sources:
 /// the one rule of which buckets a post counts in (ingest, retro updates and verify share it).
+/// A stored record, by its `posts` key, as a post.
+fn decode_record(k: &[u8], v: &[u8], slots: &[Slot]) -> Result<Post, StoreError> {
+    let (_, id) = keys::split_post_key(k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
+    codec::decode_post(id, v, slots).map_err(|e| corrupt("posts", e))
+}
+
+/// Adds one stored post's whole contribution to its buckets, as ingest counted it: what a
+/// recount (verify, migration) sums and what forget subtracts.
+fn count_post(deltas: &mut HashMap<[u8; keys::AGG_LEN], Aggregate>, p: &Post, slots: &[Slot]) {
+    let (scores, labels) = codec::classification_to_slots(&p.classification, slots);
+    let mut one = Aggregate::default();
+    one.add_post(p, &scores, &labels, slots);
+    add_to_buckets(deltas, p, &one);
+}
+
 fn add_to_buckets(
     deltas: &mut HashMap<[u8; keys::AGG_LEN], Aggregate>,
     p: &Post,
@@ -900,9 +908,16 @@ fn probe_space(dir: &Path) -> std::io::Result<()> {
     res
 }
 
-/// Runs `open` again while it fails with [`StoreError::Locked`], for up to five seconds.
-fn retry_locked<T>(open: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+/// How long a reopen (or a restore's check of what it built) waits for the lock this process
+/// has just let go of.
+pub const REOPEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `open` again while it fails with [`StoreError::Locked`], for up to `wait`.
+fn retry_locked<T>(
+    wait: std::time::Duration,
+    open: impl Fn() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match open() {
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {

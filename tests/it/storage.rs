@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cxpulse::post::PostId;
 use serde_json::{json, Value};
 
-use crate::util::{bin, daemon_config, file_source, sound_after_kill, TOKEN};
+use crate::util::{daemon_command, daemon_config, file_source, sound_after_kill, TOKEN};
 
 /// Sets the soft RLIMIT_FSIZE of process `pid` (the hard limit stays unlimited).
 fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
@@ -58,12 +58,7 @@ fn a_full_disk_pauses_writes_keeps_reads_and_resumes_when_space_returns() {
     )
     .unwrap();
     let (cfg, base) = daemon_config(dir.path(), &file_source(&rows));
-    let mut cmd = std::process::Command::new(bin());
-    cmd.arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut cmd = daemon_command(&cfg);
     // SAFETY: only async-signal-safe work between fork and exec. Past the limit the kernel
     // sends SIGXFSZ, which would kill the daemon: ignored, the write fails with EFBIG instead.
     unsafe {

@@ -333,16 +333,20 @@ pub fn file_source(path: &Path) -> String {
     )
 }
 
-/// `cxpulse run` on `cfg` as a child process, its output discarded.
-pub fn spawn_daemon(cfg: &Path) -> std::process::Child {
-    std::process::Command::new(bin())
-        .arg("--config")
+/// The command of `cxpulse run` on `cfg`, its output discarded.
+pub fn daemon_command(cfg: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("--config")
         .arg(cfg)
         .arg("run")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// `cxpulse run` on `cfg` as a child process, its output discarded.
+pub fn spawn_daemon(cfg: &Path) -> std::process::Child {
+    daemon_command(cfg).spawn().unwrap()
 }
 
 /// Opens the store a killed process left behind and requires it sound: `verify` clean and no
