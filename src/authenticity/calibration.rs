@@ -104,14 +104,38 @@ impl Calibration {
 
     /// Fits bias and weights by logistic regression (Newton's method with a small ridge term, so
     /// separable data still converges) on (machine_generated, deceptive, not_genuine) rows.
+    ///
+    /// A head whose weight comes out negative is dropped and the rest refitted: a head that says
+    /// "fake" must never make a post look more genuine. That happens when a head is noise on the
+    /// fitting data (the deceptive head on product reviews) and would otherwise turn against
+    /// the very texts it was trained to catch.
     pub fn fit(rows: &[(f32, f32, bool)]) -> Calibration {
+        let mut active = [true; 3];
+        loop {
+            let c = Self::fit_active(rows, active);
+            let mut changed = false;
+            for (i, w) in [(1, c.machine_generated), (2, c.deceptive)] {
+                if active[i] && w < 0.0 {
+                    active[i] = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return c;
+            }
+        }
+    }
+
+    /// Logistic regression on the features marked active; the others keep weight 0.
+    fn fit_active(rows: &[(f32, f32, bool)], active: [bool; 3]) -> Calibration {
+        let on = |i: usize| if active[i] { 1.0 } else { 0.0 };
         let mut w = [0.0f64; 3];
         let ridge = 1e-3;
         for _ in 0..50 {
             let mut g = [0.0f64; 3];
             let mut h = [[0.0f64; 3]; 3];
             for &(mg, dec, y) in rows {
-                let x = [1.0, logit(mg), logit(dec)];
+                let x = [on(0), on(1) * logit(mg), on(2) * logit(dec)];
                 let p = sigmoid(w[0] + w[1] * x[1] + w[2] * x[2]);
                 let r = p - if y { 1.0 } else { 0.0 };
                 for i in 0..3 {
@@ -202,6 +226,34 @@ mod tests {
         assert!((c.bias + 1.0).abs() < 0.15, "{c:?}");
         assert!((c.machine_generated - 2.0).abs() < 0.15, "{c:?}");
         assert!(c.deceptive.abs() < 0.15, "{c:?}");
+    }
+
+    #[test]
+    fn a_head_that_points_the_wrong_way_gets_no_weight() {
+        // Labels from σ(−1 + 2·logit(mg)); the deceptive score is high exactly when the text is
+        // genuine, so an unconstrained fit would give it a clearly negative weight.
+        let mut rows = Vec::new();
+        let mut state = 11u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64) / ((1u64 << 53) as f64)
+        };
+        for _ in 0..20_000 {
+            let mg = (0.02 + 0.96 * rnd()) as f32;
+            let y = rnd() < sigmoid(-1.0 + 2.0 * logit(mg));
+            let dec = if y {
+                0.1 + 0.2 * rnd()
+            } else {
+                0.6 + 0.3 * rnd()
+            } as f32;
+            rows.push((mg, dec, y));
+        }
+        let c = Calibration::fit(&rows);
+        assert_eq!(c.deceptive, 0.0, "{c:?}");
+        assert!((c.machine_generated - 2.0).abs() < 0.15, "{c:?}");
+        assert!((c.bias + 1.0).abs() < 0.15, "{c:?}");
     }
 
     #[test]
