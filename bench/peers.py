@@ -72,10 +72,15 @@ def run_transformers(torch_dir, texts, threads, batch):
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
             res = [torch.sigmoid(lin("emotions", pooled)), torch.softmax(lin("sentiment", pooled), -1),
                    torch.sigmoid(lin("touchpoints", pooled)), torch.softmax(lin("brand_authenticity", pooled), -1)]
+            ids, am = b["input_ids"], b["attention_mask"].float()
             for name in ("mg", "dec"):
-                bow = W[f"{name}_bow"][b["input_ids"]].squeeze(-1)
-                am = b["attention_mask"].float()
-                logit = pooled @ W[f"{name}_w"] + (bow * am).sum(1) / am.sum(1) + W[f"{name}_b"]
+                # train.py's Exported.score: word-piece unigrams and hashed bigrams over sqrt(count).
+                vocab, buckets = W[f"{name}_uni"].shape[0], W[f"{name}_bi"].shape[0]
+                uni = (W[f"{name}_uni"][ids].squeeze(-1) * am).sum(1) / am.sum(1).clamp(min=1).sqrt()
+                pm = am[:, :-1] * am[:, 1:]
+                pairs = (ids[:, :-1] * vocab + ids[:, 1:]) % buckets
+                bi = (W[f"{name}_bi"][pairs].squeeze(-1) * pm).sum(1) / pm.sum(1).clamp(min=1).sqrt()
+                logit = pooled @ W[f"{name}_w"] + uni + bi + W[f"{name}_b"]
                 res.append(torch.sigmoid(logit))
             out.extend(zip(*[r.numpy() for r in res]))
         return out
