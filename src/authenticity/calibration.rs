@@ -205,17 +205,21 @@ fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn fit_recovers_a_known_logistic_relation() {
-        // Labels drawn from σ(−1 + 2·logit(mg)) with deceptive uninformative.
-        let mut rows = Vec::new();
-        let mut state = 7u64;
-        let mut rnd = || {
+    /// A seeded uniform [0, 1) generator (an LCG): the tests need no rand crate.
+    fn uniform(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        }
+    }
+
+    #[test]
+    fn fit_recovers_a_known_logistic_relation() {
+        // Labels drawn from σ(−1 + 2·logit(mg)) with deceptive uninformative.
+        let mut rows = Vec::new();
+        let mut rnd = uniform(7);
         for _ in 0..20_000 {
             let mg = (0.02 + 0.96 * rnd()) as f32;
             let dec = (0.02 + 0.96 * rnd()) as f32;
@@ -233,13 +237,7 @@ mod tests {
         // Labels from σ(−1 + 2·logit(mg)); the deceptive score is high exactly when the text is
         // genuine, so an unconstrained fit would give it a clearly negative weight.
         let mut rows = Vec::new();
-        let mut state = 11u64;
-        let mut rnd = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64) / ((1u64 << 53) as f64)
-        };
+        let mut rnd = uniform(11);
         for _ in 0..20_000 {
             let mg = (0.02 + 0.96 * rnd()) as f32;
             let y = rnd() < sigmoid(-1.0 + 2.0 * logit(mg));
