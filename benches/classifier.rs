@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cxpulse::classifier::Classifier;
 use cxpulse::config::ModelConfig;
+use cxpulse::ingest::classifier::Classifier;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

@@ -24,12 +24,12 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cxpulse::authenticity::Scorer;
-use cxpulse::classifier::{HeadKind, ModelSpec};
-use cxpulse::post::{Classification, HeadResult, Post, PostId};
+use cxpulse::domain::Scorer;
+use cxpulse::domain::{Classification, HeadResult, Post, PostId};
+use cxpulse::ingest::classifier::{HeadKind, ModelSpec};
+use cxpulse::query::trends::{self, Interval, Trends};
 use cxpulse::store::keys::ALL_SOURCES;
 use cxpulse::store::{codec, keys, Aggregate, Granularity, Slot, Store};
-use cxpulse::trends::{self, Interval, Trends};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Posts per `Store::ingest` call / SQLite transaction (what the daemon hands the store).
@@ -724,7 +724,7 @@ fn sqlite_aggregates(conn: &Connection, from: i64, to: i64) -> Vec<(i64, Aggrega
 /// over the rows SQLite returns.
 fn sqlite_trend(conn: &Connection, slots: &[Slot], from: i64, to: i64) -> Trends {
     let rows = sqlite_aggregates(conn, from, to);
-    cxpulse::trends::roll_up(MAIN_PRODUCT, from, to, Interval::Day, None, &rows, slots)
+    cxpulse::query::trends::roll_up(MAIN_PRODUCT, from, to, Interval::Day, None, &rows, slots)
 }
 
 // ---------------------------------------------------------------------------------------------

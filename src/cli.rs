@@ -10,13 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::classifier::Classifier;
 use crate::config::{self, Config, FileColumns, FileFormat, Overrides};
+use crate::ingest::classifier::Classifier;
+use crate::ingest::pipeline::{CursorUpdate, Pipeline};
 use crate::metrics::Metrics;
-use crate::pipeline::{CursorUpdate, Pipeline};
+use crate::query::trends::{self, Interval};
 use crate::sources::file::{read_slice, FileSpec};
 use crate::store::{PostQuery, Store};
-use crate::trends::{self, Interval};
 
 /// Exit status for usage and configuration errors (clap uses 2 for usage errors too).
 pub const EXIT_USAGE: i32 = 2;
@@ -557,7 +557,7 @@ fn classify(cfg: Config, texts: &[String]) -> Result<(), CliError> {
 }
 
 async fn eval_authenticity(cfg: Config, a: &EvalAuthenticityArgs) -> Result<(), CliError> {
-    use crate::authenticity::eval as ae;
+    use crate::eval::authenticity as ae;
     let data = ae::load(&a.data).map_err(usage)?;
     let model = cfg.model.clone();
     let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
@@ -579,7 +579,7 @@ async fn eval_authenticity(cfg: Config, a: &EvalAuthenticityArgs) -> Result<(), 
         let out = classifier.classify_all(chunk.to_vec()).await?;
         by_text.extend(chunk.iter().cloned().zip(out));
     }
-    let cls = |l: &[crate::authenticity::eval::Labelled]| -> Vec<crate::post::Classification> {
+    let cls = |l: &[crate::eval::authenticity::Labelled]| -> Vec<crate::domain::Classification> {
         l.iter().map(|x| by_text[&x.text].clone()).collect()
     };
     let calibration = ae::calibrate(
@@ -589,19 +589,20 @@ async fn eval_authenticity(cfg: Config, a: &EvalAuthenticityArgs) -> Result<(), 
         &cls(&data.op_spam),
     );
     if a.write_calibration {
-        let path = cfg.model.dir.join(crate::authenticity::calibration::FILE);
-        let doc = serde_json::json!({
-            "calibration": calibration.calibration,
-            "fitted_on": "held-out fifth of fake_reviews_salminen (CG = not genuine), the rows train/train.py never trains on",
-            "salminen_heldout_crossfit": calibration.salminen_heldout_crossfit,
-            "op_spam_in_sample": calibration.op_spam_in_sample,
-            "reproduce": "cxpulse eval-authenticity --data ../shared/data --write-calibration",
-        });
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).context("encoding")? + "\n",
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        use crate::ingest::classifier::model_dir;
+        let file = model_dir::CalibrationFile {
+            calibration: calibration.calibration,
+            fitted_on: "held-out fifth of fake_reviews_salminen (CG = not genuine), the rows train/train.py never trains on".into(),
+            reproduce: "cxpulse eval-authenticity --data ../shared/data --write-calibration".into(),
+            metrics: [
+                ("salminen_heldout_crossfit", serde_json::to_value(&calibration.salminen_heldout_crossfit)?),
+                ("op_spam_in_sample", serde_json::to_value(&calibration.op_spam_in_sample)?),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        };
+        let path = model_dir::write_calibration(&cfg.model.dir, &file)?;
         eprintln!("wrote {}", path.display());
     }
 
@@ -656,7 +657,7 @@ async fn eval_authenticity(cfg: Config, a: &EvalAuthenticityArgs) -> Result<(), 
 }
 
 async fn eval(cfg: Config, a: &EvalArgs) -> Result<(), CliError> {
-    let task: crate::eval::Task = a
+    let task: crate::eval::model::Task = a
         .task
         .parse()
         .map_err(|e: String| usage(anyhow!("--task: {e}")))?;
@@ -664,8 +665,8 @@ async fn eval(cfg: Config, a: &EvalArgs) -> Result<(), CliError> {
     let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
         .await
         .context("model thread")??;
-    let names = crate::eval::tsv_label_names(classifier.spec());
-    let examples = crate::eval::read_examples(&a.data, &names).map_err(usage)?;
+    let names = crate::eval::model::tsv_label_names(classifier.spec());
+    let examples = crate::eval::model::read_examples(&a.data, &names).map_err(usage)?;
     let bar = indicatif::ProgressBar::new(examples.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -673,14 +674,13 @@ async fn eval(cfg: Config, a: &EvalArgs) -> Result<(), CliError> {
         )
         .expect("static template"),
     );
-    let report = crate::eval::evaluate(&classifier, &task, &examples, |n| {
+    let report = crate::eval::model::evaluate(&classifier, &task, &examples, |n| {
         bar.set_position(n as u64)
     })
     .await
     .map_err(|e| match e {
-        crate::eval::EvalError::UnknownHead(_) | crate::eval::EvalError::UnknownGroup(..) => {
-            usage(e)
-        }
+        crate::eval::model::EvalError::UnknownHead(_)
+        | crate::eval::model::EvalError::UnknownGroup(..) => usage(e),
         other => other.into(),
     })?;
     bar.finish_and_clear();
@@ -772,7 +772,7 @@ async fn import(cfg: Config, a: &ImportArgs) -> Result<(), CliError> {
         )
         .expect("static template"),
     );
-    let mut totals = crate::pipeline::IngestReport::default();
+    let mut totals = crate::ingest::pipeline::IngestReport::default();
     let mut skipped = 0u64;
     loop {
         let cursor = store.cursor(&cursor_key)?;
@@ -826,7 +826,7 @@ fn range(cfg: &Config, r: &RangeArgs) -> Result<(i64, i64), CliError> {
     if cfg.product(&r.product).is_none() {
         return Err(usage(anyhow!("no product `{}` in the config", r.product)));
     }
-    crate::timeutil::parse_range(r.from.as_deref(), r.to.as_deref(), |p| format!("--{p}"))
+    crate::domain::time::parse_range(r.from.as_deref(), r.to.as_deref(), |p| format!("--{p}"))
         .map_err(|e| usage(anyhow!(e)))
 }
 
@@ -985,13 +985,13 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
         }
         _ => None,
     };
-    let matcher = crate::relevance::Matcher::new(&product.keywords, &product.exclusions);
+    let matcher = crate::sources::relevance::Matcher::new(&product.keywords, &product.exclusions);
     let mut failed = 0;
     for sc in sources {
         let source =
             crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch, &matcher);
         let name = sc.name().to_string();
-        let mut totals = crate::pipeline::IngestReport::default();
+        let mut totals = crate::ingest::pipeline::IngestReport::default();
         let mut skipped = 0;
         loop {
             let cursor = match &store {
@@ -1016,7 +1016,7 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
                         println!(
                             "{}",
                             serde_json::json!({"source": name, "external_id": item.external_id, "url": item.url,
-                                   "author": item.author, "published": item.published_ms.map(crate::timeutil::format_ms),
+                                   "author": item.author, "published": item.published_ms.map(crate::domain::time::format_ms),
                                    "title": item.title, "text": item.text, "rating": item.rating,
                                    "channel": item.channel, "relevant": relevant})
                         );
@@ -1025,7 +1025,7 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
                         println!(
                             "{name}\t{}\t{}\t{}\t{}",
                             item.published_ms
-                                .map(crate::timeutil::format_ms)
+                                .map(crate::domain::time::format_ms)
                                 .unwrap_or_else(|| "-".into()),
                             if relevant { "relevant" } else { "irrelevant" },
                             item.external_id,
@@ -1037,10 +1037,12 @@ async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
                 break;
             };
             let more = poll.more;
-            let update = poll.cursor.map(|value| crate::pipeline::CursorUpdate {
-                key: name.clone(),
-                value,
-            });
+            let update = poll
+                .cursor
+                .map(|value| crate::ingest::pipeline::CursorUpdate {
+                    key: name.clone(),
+                    value,
+                });
             let r = p
                 .process(
                     &product.id,
@@ -1181,10 +1183,10 @@ fn forget(cfg: &Config, a: &ForgetArgs) -> Result<(), CliError> {
             .ok_or_else(|| usage(anyhow!("unknown product `{p}`")))?;
     }
     let store = Store::open(&cfg.storage.path)?;
-    use crate::post::PostId;
+    use crate::domain::PostId;
     let ids: Vec<PostId> = match &a.author {
         Some(name) => {
-            let stored_as = crate::pipeline::Normaliser::new(cfg).author(name);
+            let stored_as = crate::ingest::pipeline::Normaliser::new(cfg).author(name);
             store.posts_by_author(a.product.as_deref(), &stored_as)?
         }
         None => {
@@ -1223,7 +1225,7 @@ fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
         .ok_or_else(|| usage(anyhow!("unknown product `{}`", a.product)))?;
     let tz = cfg.digest.timezone;
     let date = match &a.date {
-        Some(d) => crate::digest::parse_date(d).map_err(usage)?,
+        Some(d) => crate::notify::digest::parse_date(d).map_err(usage)?,
         None => {
             use chrono::TimeZone;
             tz.from_utc_datetime(&chrono::Utc::now().naive_utc())
@@ -1240,16 +1242,21 @@ fn show_digest(cfg: &Config, a: &DigestArgs) -> Result<(), CliError> {
     }
     match Reader::open(cfg)? {
         Reader::Store(store) => {
-            let (d, _) =
-                crate::digest::stored_or_compute(&store, &product.id, &product.name, date, tz)
-                    .map_err(|e| match e {
-                        crate::digest::DigestError::Store(s) => CliError::from(s),
-                        crate::digest::DigestError::Corrupt(s) => CliError::from(anyhow!(s)),
-                        other => usage(other),
-                    })?;
+            let (d, _) = crate::notify::digest::stored_or_compute(
+                &store,
+                &product.id,
+                &product.name,
+                date,
+                tz,
+            )
+            .map_err(|e| match e {
+                crate::notify::digest::DigestError::Store(s) => CliError::from(s),
+                crate::notify::digest::DigestError::Corrupt(s) => CliError::from(anyhow!(s)),
+                other => usage(other),
+            })?;
             match a.format.as_str() {
-                "md" => print!("{}", crate::digest::render::markdown(&d)),
-                "html" => print!("{}", crate::digest::render::html(&d)),
+                "md" => print!("{}", crate::notify::digest::render::markdown(&d)),
+                "html" => print!("{}", crate::notify::digest::render::html(&d)),
                 _ => println!("{}", serde_json::to_string_pretty(&d).context("encoding")?),
             }
         }
@@ -1281,11 +1288,11 @@ fn show_authenticity(cfg: &Config, a: &AuthenticityArgs) -> Result<(), CliError>
     let v = match Reader::open(cfg)? {
         Reader::Store(store) => {
             let r =
-                crate::authenticity::report::report(&store, &a.range.product, from, to, interval)
+                crate::query::authenticity::report(&store, &a.range.product, from, to, interval)
                     .map_err(|e| match e {
-                    trends::TrendError::Store(s) => CliError::from(s),
-                    other => usage(other),
-                })?;
+                        trends::TrendError::Store(s) => CliError::from(s),
+                        other => usage(other),
+                    })?;
             crate::api::authenticity_json(&r)
         }
         Reader::Api(api) => api.get(&format!(
@@ -1393,7 +1400,7 @@ fn show_posts(cfg: &Config, a: &PostsArgs) -> Result<(), CliError> {
     }
     let signal = match a.signal.as_deref() {
         Some(s) => Some(
-            crate::authenticity::SignalKind::parse_or_explain(s)
+            crate::domain::SignalKind::parse_or_explain(s)
                 .map_err(|e| usage(anyhow!("--signal: {e}")))?,
         ),
         None => None,

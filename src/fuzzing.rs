@@ -77,20 +77,20 @@ pub fn config(data: &[u8]) {
 /// Text clean-up, Telegram previews and the time and window parsers of the API.
 pub fn text(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
-    let _ = crate::text::html_to_text(&s);
-    let _ = crate::text::markdown_to_text(&s);
-    let _ = crate::text::decode_entities(&s);
-    let capped = crate::text::cap_chars(&s, 100);
+    let _ = crate::domain::text::html_to_text(&s);
+    let _ = crate::domain::text::markdown_to_text(&s);
+    let _ = crate::domain::text::decode_entities(&s);
+    let capped = crate::domain::text::cap_chars(&s, 100);
     assert!(capped.chars().count() <= 100);
     let _ = crate::sources::telegram::parse_page(&s, "fuzz_channel");
-    let _ = crate::timeutil::parse_time_ms(&s);
-    let _ = crate::timeutil::parse_window_ms(&s);
+    let _ = crate::domain::time::parse_time_ms(&s);
+    let _ = crate::domain::time::parse_window_ms(&s);
     let mut mid = s.len() / 2;
     while !s.is_char_boundary(mid) {
         mid -= 1;
     }
     let (a, b) = s.split_at(mid);
-    if let Ok((from, to)) = crate::timeutil::parse_range(Some(a), Some(b), str::to_string) {
+    if let Ok((from, to)) = crate::domain::time::parse_range(Some(a), Some(b), str::to_string) {
         assert!(from < to);
     }
 }

@@ -5,31 +5,20 @@
 //! [`run`] boots the whole daemon from a validated [`config::Config`] and stops it when the
 //! cancellation token fires; tests use [`start`] to learn the bound address.
 
-pub mod alerts;
 pub mod api;
-pub mod authenticity;
-pub mod classifier;
 pub mod cli;
 pub mod config;
-pub mod delivery;
-pub mod digest;
+pub mod domain;
 pub mod eval;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod language;
+pub mod ingest;
 pub mod metrics;
-pub mod notifier;
-pub mod pipeline;
-pub mod post;
-pub mod relevance;
-pub mod retention;
-pub mod scheduler;
+pub mod notify;
+pub mod query;
 pub mod sources;
-pub mod storage_watch;
 pub mod store;
-pub mod text;
-pub mod timeutil;
-pub mod trends;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,11 +29,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::classifier::{Classifier, ClassifierError};
 use crate::config::Config;
+use crate::ingest::classifier::{Classifier, ClassifierError};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::scheduler::{HealthMap, SourceTask};
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::scheduler::{HealthMap, SourceTask};
 use crate::sources::Fetcher;
 use crate::store::{Store, StoreError};
 
@@ -67,7 +56,7 @@ pub enum RunError {
     #[error("a daemon task panicked: {0}")]
     Task(String),
     #[error(transparent)]
-    Pipeline(#[from] pipeline::PipelineError),
+    Pipeline(#[from] crate::ingest::pipeline::PipelineError),
 }
 
 /// Hands memory freed after start-up back to the OS. Rebuilding the authenticity detector
@@ -179,13 +168,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
                     s,
                     fetcher.clone(),
                     config.fetch.max_items_per_fetch,
-                    &relevance::Matcher::new(&p.keywords, &p.exclusions),
+                    &crate::sources::relevance::Matcher::new(&p.keywords, &p.exclusions),
                 ),
                 product: p.id.clone(),
                 interval: Duration::from_secs(s.common().interval_secs),
                 require_keywords,
             };
-            source_tasks.push(tokio::spawn(scheduler::run_source(
+            source_tasks.push(tokio::spawn(crate::ingest::scheduler::run_source(
                 task,
                 tx.clone(),
                 store.clone(),
@@ -199,21 +188,22 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     // Only the sources and the API hold senders now: when they are gone the ingest task ends.
     drop(tx);
 
-    let deliverer = delivery::Deliverer::new(config.deliveries.clone(), metrics.clone())
-        .map_err(RunError::Http)?;
-    let retention = tokio::spawn(retention::run(
+    let deliverer =
+        crate::notify::delivery::Deliverer::new(config.deliveries.clone(), metrics.clone())
+            .map_err(RunError::Http)?;
+    let retention = tokio::spawn(crate::store::retention::run(
         config.clone(),
         store.clone(),
         metrics.clone(),
         shutdown.child_token(),
     ));
-    let storage_watch = tokio::spawn(storage_watch::run(
+    let storage_watch = tokio::spawn(crate::store::watch::run(
         store.clone(),
         metrics.clone(),
         shutdown.child_token(),
     ));
     let notifier = tokio::spawn(
-        notifier::Notifier::new(config.clone(), store.clone(), deliverer, metrics.clone())
+        crate::notify::Notifier::new(config.clone(), store.clone(), deliverer, metrics.clone())
             .run(health.clone(), shutdown.child_token()),
     );
     tracing::info!(%addr, products = config.products.len(), sources = source_tasks.len(), "cxpulse is running");

@@ -22,17 +22,17 @@ use tokio::sync::mpsc;
 
 pub use error::{ApiError, Code};
 
-use crate::authenticity::report::{self, AuthenticityReport};
-use crate::authenticity::SignalKind;
-use crate::classifier::Classifier;
 use crate::config::{valid_id, Config, Product};
+use crate::domain::time::{format_ms, parse_time_ms, parse_window_ms};
+use crate::domain::SignalKind;
+use crate::domain::{now_ms, Post, PostId, RawItem};
+use crate::ingest::classifier::Classifier;
+use crate::ingest::pipeline::{self, Batch, PipelineError};
+use crate::ingest::scheduler::HealthMap;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Batch, PipelineError};
-use crate::post::{now_ms, Post, PostId, RawItem};
-use crate::scheduler::HealthMap;
+use crate::query::authenticity::{self, AuthenticityReport};
+use crate::query::trends::{self, Interval, TrendError};
 use crate::store::{DeliveryState, PostQuery, Store};
-use crate::timeutil::{format_ms, parse_time_ms, parse_window_ms};
-use crate::trends::{self, Interval, TrendError};
 
 /// Everything a handler may use.
 #[derive(Clone)]
@@ -191,7 +191,7 @@ pub struct RangeParams {
 }
 
 fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
-    crate::timeutil::parse_range(from, to, |p| format!("`{p}`")).map_err(ApiError::param)
+    crate::domain::time::parse_range(from, to, |p| format!("`{p}`")).map_err(ApiError::param)
 }
 
 fn trend_error(e: TrendError) -> ApiError {
@@ -320,10 +320,11 @@ async fn product_authenticity(
         None => Interval::Day,
     };
     let store = st.store.clone();
-    let r = tokio::task::spawn_blocking(move || report::report(&store, &id, from, to, interval))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(trend_error)?;
+    let r =
+        tokio::task::spawn_blocking(move || authenticity::report(&store, &id, from, to, interval))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(trend_error)?;
     Ok(Json(authenticity_json(&r)))
 }
 
@@ -349,7 +350,7 @@ fn deliveries_json(
             "kind": d.kind(),
             "state": state,
             "attempts": rec.as_ref().map(|r| r.attempts).unwrap_or(0),
-            "updated": rec.as_ref().map(|r| crate::timeutil::format_ms(r.updated_ms)),
+            "updated": rec.as_ref().map(|r| crate::domain::time::format_ms(r.updated_ms)),
             "detail": rec.as_ref().map(|r| r.detail.clone()).filter(|d| !d.is_empty()),
         }));
     }
@@ -370,7 +371,7 @@ async fn list_digests(
                 let key = crate::store::MessageKey::digest(&id, &date);
                 out.push(json!({
                     "date": date,
-                    "created": crate::timeutil::format_ms(m.created_ms),
+                    "created": crate::domain::time::format_ms(m.created_ms),
                     "deliveries": deliveries_json(&state, &key)?,
                 }));
             }
@@ -438,7 +439,8 @@ async fn product_digest(
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let name = product(&st, &id)?.name.clone();
-    let day = crate::digest::parse_date(&date).map_err(|e| ApiError::param(e.to_string()))?;
+    let day =
+        crate::notify::digest::parse_date(&date).map_err(|e| ApiError::param(e.to_string()))?;
     let format = q.format.unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "md" | "html") {
         return Err(ApiError::param(format!(
@@ -448,13 +450,13 @@ async fn product_digest(
     let store = st.store.clone();
     let tz = st.config.digest.timezone;
     let (d, stored) = tokio::task::spawn_blocking(move || {
-        crate::digest::stored_or_compute(&store, &id, &name, day, tz)
+        crate::notify::digest::stored_or_compute(&store, &id, &name, day, tz)
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
-        crate::digest::DigestError::Store(s) => ApiError::internal(s),
-        crate::digest::DigestError::Corrupt(s) => ApiError::internal(s),
+        crate::notify::digest::DigestError::Store(s) => ApiError::internal(s),
+        crate::notify::digest::DigestError::Corrupt(s) => ApiError::internal(s),
         other => ApiError::param(other.to_string()),
     })?;
     let origin = (
@@ -467,7 +469,7 @@ async fn product_digest(
                 (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
                 (origin.0, origin.1),
             ],
-            crate::digest::render::markdown(&d),
+            crate::notify::digest::render::markdown(&d),
         )
             .into_response(),
         "html" => (
@@ -475,7 +477,7 @@ async fn product_digest(
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (origin.0, origin.1),
             ],
-            crate::digest::render::html(&d),
+            crate::notify::digest::render::html(&d),
         )
             .into_response(),
         _ => ([origin], Json(d)).into_response(),
@@ -546,10 +548,10 @@ struct PostView<'a> {
     text: &'a str,
     rating: Option<f32>,
     channel: &'a Option<String>,
-    classification: &'a crate::post::Classification,
+    classification: &'a crate::domain::Classification,
     genuineness: f32,
     suspicious: bool,
-    signals: &'a [crate::authenticity::Signal],
+    signals: &'a [crate::domain::Signal],
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -801,8 +803,10 @@ async fn ingest_posts(
     }
     let mut items = Vec::with_capacity(body.posts.len());
     for (i, p) in body.posts.into_iter().enumerate() {
-        let text =
-            crate::text::normalise_ws(crate::text::cap_chars(&p.text, crate::text::MAX_POST_CHARS));
+        let text = crate::domain::text::normalise_ws(crate::domain::text::cap_chars(
+            &p.text,
+            crate::domain::text::MAX_POST_CHARS,
+        ));
         if text.is_empty() {
             return Err(ApiError::param(format!("posts[{i}].text is empty")));
         }

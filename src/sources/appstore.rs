@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::AppStoreSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct AppStoreCursor {

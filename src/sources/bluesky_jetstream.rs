@@ -24,8 +24,8 @@ use super::bluesky_search::{item_of, PostRecord};
 use super::fetch::backoff;
 use super::{FetchError, Poll, Source, SourceError};
 use crate::config::raw::JetstreamSourceConfig;
-use crate::post::RawItem;
-use crate::relevance::Matcher;
+use crate::domain::RawItem;
+use crate::sources::relevance::Matcher;
 
 /// The first poll waits this long for the stream, so `cxpulse fetch` shows what is flowing.
 const FIRST_POLL_WAIT: Duration = Duration::from_secs(3);

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
 use crate::config::raw::BlueskySearchSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// searchPosts' largest page.
 const PAGE_LIMIT: u32 = 100;
@@ -265,10 +265,9 @@ impl Source for BlueskySearchSource {
         let prev: SearchCursor = super::decode_cursor(&self.cfg.name, cursor);
         // Asked again with ten minutes of overlap: posts are indexed a little out of order, and
         // those already stored are known by id.
-        let since_ms = prev
-            .newest_ms
-            .map(|n| n - OVERLAP_MS)
-            .unwrap_or_else(|| crate::post::now_ms() - self.cfg.backfill_days as i64 * 86_400_000);
+        let since_ms = prev.newest_ms.map(|n| n - OVERLAP_MS).unwrap_or_else(|| {
+            crate::domain::time::now_ms() - self.cfg.backfill_days as i64 * 86_400_000
+        });
         let mut poll = Poll::default();
         let mut newest = prev.newest_ms;
         let mut page_cursor: Option<String> = None;
@@ -295,11 +294,15 @@ impl Source for BlueskySearchSource {
                 // The cursor follows the search's own time: the post's claimed creation time,
                 // but never later than when Bluesky indexed it, nor than now (a post dated
                 // 2099 must not stop the source).
-                let at = [item.published_ms, indexed, Some(crate::post::now_ms())]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or(since_ms);
+                let at = [
+                    item.published_ms,
+                    indexed,
+                    Some(crate::domain::time::now_ms()),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(since_ms);
                 // Older than the overlap: an earlier poll stored it.
                 if prev.newest_ms.is_some() && at < since_ms {
                     reached_stored = true;

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::FileSourceConfig;
 use crate::config::{FileColumns, FileFormat};
-use crate::post::RawItem;
-use crate::text;
-use crate::timeutil;
+use crate::domain::text;
+use crate::domain::time;
+use crate::domain::RawItem;
 
 /// Most bytes read in one slice: bounds memory for huge files; the rest comes in the next slice.
 const MAX_SLICE_BYTES: u64 = 8 * 1024 * 1024;
@@ -290,7 +290,7 @@ fn item_from(spec: &FileSpec, get: impl Fn(&Option<String>) -> Option<String>) -
     if text.is_empty() {
         return None;
     }
-    let published_ms = get(&c.published).and_then(|s| timeutil::parse_time_ms(&s));
+    let published_ms = get(&c.published).and_then(|s| time::parse_time_ms(&s));
     let author = get(&c.author);
     let rating = get(&c.rating)
         .and_then(|s| s.parse::<f64>().ok())

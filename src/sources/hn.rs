@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::HnSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 const HITS_PER_PAGE: u32 = 100;
 
@@ -130,7 +130,7 @@ impl Source for HnSource {
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let prev: HnCursor = super::decode_cursor(&self.cfg.name, cursor);
         let since = prev.newest.unwrap_or_else(|| {
-            crate::post::now_ms() / 1000 - self.cfg.backfill_days as i64 * 86_400
+            crate::domain::time::now_ms() / 1000 - self.cfg.backfill_days as i64 * 86_400
         });
         let mut poll = Poll::default();
         let mut newest = prev.newest;

@@ -17,8 +17,8 @@ use super::fetch::Fetcher;
 use super::pages::{content_id, crawl, next_link, PageReviews};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::JsonLdSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 fn sel(s: &str) -> Selector {
     Selector::parse(s).expect("static selector")
@@ -75,7 +75,7 @@ fn item(
     let author = author
         .map(|a| text::html_to_text(&a))
         .filter(|a| !a.is_empty());
-    let published_ms = date.as_deref().and_then(crate::timeutil::parse_time_ms);
+    let published_ms = date.as_deref().and_then(crate::domain::time::parse_time_ms);
     let external_id = id.unwrap_or_else(|| {
         content_id(&[
             page.as_str(),

@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::LemmySourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 const PAGE_LIMIT: u32 = 50;
 
@@ -139,7 +139,8 @@ impl Source for LemmySource {
         let before = cur.clone();
         let mut poll = Poll::default();
         let mut seen: HashSet<String> = HashSet::new();
-        let backfill_from = crate::post::now_ms() - self.cfg.backfill_days as i64 * 86_400_000;
+        let backfill_from =
+            crate::domain::time::now_ms() - self.cfg.backfill_days as i64 * 86_400_000;
         for instance in &self.cfg.instances {
             let stored = cur.newest.get(instance).copied();
             // Items published at the stored millisecond are asked for again; their ids are

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::MastodonSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// Mastodon's largest page.
 const PAGE_LIMIT: u32 = 40;

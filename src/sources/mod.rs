@@ -13,6 +13,7 @@ pub mod lemmy;
 pub mod mastodon;
 pub mod pages;
 pub mod reddit;
+pub mod relevance;
 pub mod rss;
 pub mod selectors;
 pub mod telegram;
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::config::SourceConfig;
-use crate::post::RawItem;
-use crate::relevance::Matcher;
+use crate::domain::RawItem;
+use crate::sources::relevance::Matcher;
 pub use fetch::{FetchError, Fetcher};
 
 #[derive(Debug, Error)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, SourceError};
-use crate::post::RawItem;
+use crate::domain::RawItem;
 
 /// Ids of the reviews of the last stored poll.
 const MAX_REMEMBERED_IDS: usize = 5000;

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
 use crate::config::raw::RedditSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// A listing's largest page.
 const PAGE_LIMIT: u32 = 100;

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::RssSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// Ids of the items of the last stored poll, so a feed that returns the same items every time
 /// costs no classification; bounded because feeds are.

@@ -11,8 +11,8 @@ use super::fetch::Fetcher;
 use super::pages::{content_id, crawl, next_link, PageReviews};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::SelectorsSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// The config's selectors, parsed once (validation already checked them).
 struct Compiled {
@@ -70,7 +70,7 @@ fn parse_date(raw: &str, format: Option<&str>) -> Option<i64> {
             return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
         }
     }
-    crate::timeutil::parse_time_ms(raw)
+    crate::domain::time::parse_time_ms(raw)
 }
 
 pub struct SelectorsSource {
@@ -202,11 +202,11 @@ mod tests {
         assert_eq!(first_number("no stars"), None);
         assert_eq!(
             parse_date("20.11.2026", Some("%d.%m.%Y")),
-            crate::timeutil::parse_time_ms("2026-11-20")
+            crate::domain::time::parse_time_ms("2026-11-20")
         );
         assert_eq!(
             parse_date("2026-11-20T10:00:00Z", None),
-            crate::timeutil::parse_time_ms("2026-11-20T10:00:00Z")
+            crate::domain::time::parse_time_ms("2026-11-20T10:00:00Z")
         );
     }
 }

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
 use crate::config::raw::TelegramSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct TelegramCursor {
@@ -68,7 +68,7 @@ pub fn parse_page(html: &str, channel: &str) -> (Vec<(u64, RawItem)>, u64) {
             .select(&time)
             .next()
             .and_then(|t| t.value().attr("datetime"))
-            .and_then(crate::timeutil::parse_time_ms);
+            .and_then(crate::domain::time::parse_time_ms);
         let author = m
             .select(&owner)
             .next()

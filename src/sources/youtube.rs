@@ -21,8 +21,8 @@ use super::bluesky_search::parse_ms;
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
 use crate::config::raw::YoutubeSourceConfig;
-use crate::post::RawItem;
-use crate::text;
+use crate::domain::text;
+use crate::domain::RawItem;
 
 /// commentThreads' largest page.
 const PAGE_LIMIT: u32 = 100;

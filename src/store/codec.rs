@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::authenticity::{Authenticity, Evidence, Signal, SignalKind};
-use crate::post::{Classification, HeadResult, Post, PostId};
+use crate::domain::{Authenticity, Evidence, Signal, SignalKind};
+use crate::domain::{Classification, HeadResult, Post, PostId};
 
 /// How a head's scores are read back: a list of labels or a single score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +88,7 @@ pub(super) struct StoredPostV2 {
 pub(super) fn upgrade_post_v2(
     bytes: &[u8],
     slots: &[Slot],
-    scorer: &crate::authenticity::Scorer,
+    scorer: &crate::domain::Scorer,
 ) -> Result<Vec<u8>, postcard::Error> {
     let v: StoredPostV2 = postcard::from_bytes(bytes)?;
     let classification = slots_to_classification(&v.language, &v.scores, &v.labels, slots);
@@ -451,7 +451,7 @@ impl Aggregate {
 
 /// Index in `rating_hist`: 1★ is 0 … 5★ is 4.
 pub fn rating_band(r: f32) -> usize {
-    crate::post::stars(r) as usize - 1
+    crate::domain::stars(r) as usize - 1
 }
 
 pub fn slot_index(slots: &[Slot], head: &str, label: &str) -> Option<usize> {

@@ -10,7 +10,7 @@ use sled::Transactional;
 use super::codec::{self, Aggregate, StoredMessage};
 use super::keys::{self, MessageKey};
 use super::{corrupt, count_post, Store, StoreError};
-use crate::post::PostId;
+use crate::domain::PostId;
 
 /// What [`Store::forget`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

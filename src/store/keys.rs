@@ -1,7 +1,7 @@
 //! Every byte layout of the store: keys are fixed-width big-endian so that sled's lexicographic
 //! order is time order, and range scans need no decoding. Nothing outside this file builds a key.
 
-use crate::post::PostId;
+use crate::domain::PostId;
 
 /// Bumped whenever a layout below changes; the store refuses to open a newer version and migrates
 /// older ones.

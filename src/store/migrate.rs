@@ -21,7 +21,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{codec, corrupt, count_post, decode_record, keys, Aggregate, StoreError, Trees};
-use crate::authenticity::Scorer;
+use crate::domain::Scorer;
 
 /// Posts upgraded per transaction.
 const CHUNK: usize = 1_000;
@@ -171,8 +171,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::authenticity::Authenticity;
-    use crate::post::{Classification, HeadResult, Post, PostId};
+    use crate::domain::Authenticity;
+    use crate::domain::{Classification, HeadResult, Post, PostId};
     use crate::store::{Slot, SlotKind, Store};
 
     fn slots() -> Vec<Slot> {

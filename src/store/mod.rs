@@ -15,6 +15,8 @@ mod forget;
 pub mod keys;
 mod migrate;
 mod outbox;
+pub mod retention;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +33,8 @@ pub use codec::{
 pub use forget::ForgetOutcome;
 pub use keys::{Granularity, MessageKey};
 
-use crate::authenticity::{Retro, Scorer, SignalKind};
-use crate::post::{Post, PostId};
+use crate::domain::{Post, PostId};
+use crate::domain::{Retro, Scorer, SignalKind};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -871,7 +873,7 @@ fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)
     } else if let Some(m) = q.min_score {
         // Without a label, min_score applies to the strongest emotion other than neutral.
         let best = match p.classification.heads.get("emotions") {
-            Some(crate::post::HeadResult::Labels { scores, .. }) => scores
+            Some(crate::domain::HeadResult::Labels { scores, .. }) => scores
                 .iter()
                 .filter(|(l, _)| l.as_str() != "neutral")
                 .map(|(_, s)| *s)

@@ -21,7 +21,7 @@ fn data_version_moves_with_every_change_to_a_product_and_only_then() {
         })
         .collect();
     let store = store_with(dir.path(), &first);
-    let scorer = cxpulse::authenticity::Scorer::default();
+    let scorer = cxpulse::domain::Scorer::default();
     let v0 = store.data_version("acme-phone");
     let other = store.data_version("other-product");
 

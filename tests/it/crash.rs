@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cxpulse::post::PostId;
+use cxpulse::domain::PostId;
 use cxpulse::store::Store;
 
 use crate::util::*;

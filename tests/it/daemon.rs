@@ -177,7 +177,7 @@ async fn rss_posts_arrive_classified_and_trends_add_up() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
         .unwrap_or_else(|| panic!("{m}"));
     assert!(
-        (cxpulse::post::now_ms() / 1000 - last_ok).abs() < 120,
+        (cxpulse::domain::time::now_ms() / 1000 - last_ok).abs() < 120,
         "{last_ok}"
     );
     d.stop().await;

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use cxpulse::authenticity::Scorer;
-use cxpulse::digest::{self, two_proportion_z};
-use cxpulse::post::{Classification, HeadResult, Post, PostId};
+use cxpulse::domain::Scorer;
+use cxpulse::domain::{Classification, HeadResult, Post, PostId};
+use cxpulse::notify::digest;
+use cxpulse::notify::stats::two_proportion_z;
 use cxpulse::store::{Slot, SlotKind, Store};
 
 use crate::util::*;

@@ -74,12 +74,12 @@ fn retention_deletes_old_posts_and_keeps_every_aggregate_true() {
     let stopped = tokio_util::sync::CancellationToken::new();
     stopped.cancel();
     assert_eq!(
-        cxpulse::retention::sweep(&store, &products, 35, now, &stopped).unwrap(),
+        cxpulse::store::retention::sweep(&store, &products, 35, now, &stopped).unwrap(),
         0
     );
     let go = tokio_util::sync::CancellationToken::new();
     // Keep 35 days: days 0–4 (50 posts) go.
-    let n = cxpulse::retention::sweep(&store, &products, 35, now, &go).unwrap();
+    let n = cxpulse::store::retention::sweep(&store, &products, 35, now, &go).unwrap();
     assert_eq!(n, 50);
     assert_eq!(store.post_count(), 350);
     let v = store.verify().unwrap();
@@ -98,7 +98,7 @@ fn retention_deletes_old_posts_and_keeps_every_aggregate_true() {
     assert!(days(0, 5).is_empty(), "no bucket of a deleted day is left");
     assert_eq!(days(5, 6)[0].1.count, 10);
     assert_eq!(
-        cxpulse::retention::sweep(&store, &products, 35, now, &go).unwrap(),
+        cxpulse::store::retention::sweep(&store, &products, 35, now, &go).unwrap(),
         0
     );
 }

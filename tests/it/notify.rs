@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use cxpulse::delivery::{Deliverer, Outcome};
 use cxpulse::metrics::Metrics;
-use cxpulse::notifier::Notifier;
+use cxpulse::notify::delivery::{Deliverer, Outcome};
+use cxpulse::notify::notifier::Notifier;
 use cxpulse::store::{DeliveryRecord, DeliveryState, MessageKey, Store};
 
 use crate::digest::{date, post, store_with, DAY, T0};
@@ -17,7 +17,7 @@ use crate::util::*;
 const HOUR: i64 = 3_600_000;
 
 /// 40 days of 10 posts a day (1 anger, 9 joy) for `acme-phone`.
-pub fn steady_posts() -> Vec<cxpulse::post::Post> {
+pub fn steady_posts() -> Vec<cxpulse::domain::Post> {
     let mut posts = Vec::new();
     for d in 0..40 {
         for i in 0..10 {
@@ -333,7 +333,7 @@ fn hourly(
     to_h: i64,
     per_hour: usize,
     anger_every: usize,
-) -> Vec<cxpulse::post::Post> {
+) -> Vec<cxpulse::domain::Post> {
     let mut v = Vec::new();
     let mut n = n0;
     for h in from_h..to_h {

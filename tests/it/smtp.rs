@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
-use cxpulse::delivery::Outcome;
+use cxpulse::notify::delivery::Outcome;
 
 use crate::digest::{date, store_with, DAY, T0};
 

@@ -11,10 +11,10 @@ use cxpulse::config::raw::{
     BlueskySearchSourceConfig, JetstreamSourceConfig, RedditSourceConfig, Secret,
     YoutubeSourceConfig,
 };
-use cxpulse::relevance::Matcher;
 use cxpulse::sources::bluesky_jetstream::JetstreamSource;
 use cxpulse::sources::bluesky_search::BlueskySearchSource;
 use cxpulse::sources::reddit::RedditSource;
+use cxpulse::sources::relevance::Matcher;
 use cxpulse::sources::youtube::YoutubeSource;
 use cxpulse::sources::{Source, SourceError};
 
@@ -46,7 +46,7 @@ fn header<'a>(s: &'a Seen, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn ids(items: &[cxpulse::post::RawItem]) -> Vec<&str> {
+fn ids(items: &[cxpulse::domain::RawItem]) -> Vec<&str> {
     items.iter().map(|i| i.external_id.as_str()).collect()
 }
 
@@ -537,7 +537,7 @@ async fn drain(
     src: &JetstreamSource,
     cursor: &mut Option<Vec<u8>>,
     want: usize,
-) -> (Vec<cxpulse::post::RawItem>, u64) {
+) -> (Vec<cxpulse::domain::RawItem>, u64) {
     let mut items = Vec::new();
     let mut skipped = 0;
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -8,8 +8,8 @@ use std::time::Duration;
 use cxpulse::config::raw::HnSourceConfig;
 use cxpulse::config::FetchConfig;
 use cxpulse::metrics::Metrics;
-use cxpulse::relevance::Matcher;
 use cxpulse::sources::hn::HnSource;
+use cxpulse::sources::relevance::Matcher;
 use cxpulse::sources::{Fetcher, Source, SourceError};
 
 use crate::util::*;
@@ -65,7 +65,7 @@ async fn hn_pages_through_results_and_resumes_from_its_cursor() {
         .unwrap()
         .parse()
         .unwrap();
-    let week_ago = cxpulse::post::now_ms() / 1000 - 7 * 86_400;
+    let week_ago = cxpulse::domain::time::now_ms() / 1000 - 7 * 86_400;
     assert!(
         (since - week_ago).abs() < 60,
         "first poll looks back backfill_days"
@@ -502,11 +502,11 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
     );
     assert_eq!(
         micro.published_ms,
-        cxpulse::timeutil::parse_time_ms("2026-11-10")
+        cxpulse::domain::time::parse_time_ms("2026-11-10")
     );
     assert_eq!(
         poll.items[1].published_ms,
-        cxpulse::timeutil::parse_time_ms("2026-11-17T17:20:00Z")
+        cxpulse::domain::time::parse_time_ms("2026-11-17T17:20:00Z")
     );
 
     // Pages are read again each poll; what the last stored poll saw is not handed on twice.
@@ -586,12 +586,12 @@ async fn selectors_read_any_review_page_up_to_the_page_cap() {
     );
     assert_eq!(
         poll.items[1].published_ms,
-        cxpulse::timeutil::parse_time_ms("2026-11-18")
+        cxpulse::domain::time::parse_time_ms("2026-11-18")
     );
     // An empty `datetime` attribute falls back to the element's text.
     assert_eq!(
         poll.items[0].published_ms,
-        cxpulse::timeutil::parse_time_ms("2026-11-19")
+        cxpulse::domain::time::parse_time_ms("2026-11-19")
     );
 }
 
@@ -658,7 +658,7 @@ async fn telegram_reads_previews_newest_first_without_quoted_parents() {
     );
     assert_eq!(
         poll.items[0].published_ms,
-        cxpulse::timeutil::parse_time_ms("2026-11-21T11:30:00Z")
+        cxpulse::domain::time::parse_time_ms("2026-11-21T11:30:00Z")
     );
 
     // Next poll: the newest page holds nothing new and reaches what is stored: one request.

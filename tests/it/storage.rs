@@ -9,7 +9,7 @@
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use cxpulse::post::PostId;
+use cxpulse::domain::PostId;
 use serde_json::{json, Value};
 
 use crate::util::{daemon_command, daemon_config, file_source, sound_after_kill, TOKEN};

@@ -1,0 +1,235 @@
+//! Runs each configured source on its interval: poll, hand the batch to the pipeline, wait until
+//! it is stored, repeat. Failing sources back off exponentially; per-source health is kept here.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::time::now_ms;
+use crate::ingest::pipeline::{self, Batch};
+use crate::metrics::Metrics;
+use crate::sources::{fetch::backoff, Source};
+use crate::store::Store;
+
+/// The first retry after a failed poll comes after this long, doubling up to `fetch.backoff_max`.
+const FIRST_FAILURE_DELAY: Duration = Duration::from_secs(5);
+/// While the disk refuses writes, a paused source looks again this often.
+const STORAGE_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LastError {
+    pub at_ms: i64,
+    pub reason: String,
+    pub message: String,
+}
+
+/// What `/api/v1/sources` shows for one source.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SourceHealth {
+    pub name: String,
+    pub product: String,
+    pub kind: String,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<LastError>,
+    pub consecutive_failures: u32,
+    pub items_fetched: u64,
+    pub posts_stored: u64,
+    pub duplicates: u64,
+    pub irrelevant: u64,
+    pub skipped: u64,
+    pub backoff_secs: u64,
+    pub next_poll_ms: Option<i64>,
+    /// Why the source is not polling now (`storage_unavailable`), if it is paused.
+    pub paused: Option<&'static str>,
+}
+
+pub type HealthMap = Arc<RwLock<BTreeMap<String, SourceHealth>>>;
+
+pub struct SourceTask {
+    pub source: Box<dyn Source>,
+    pub product: String,
+    pub interval: Duration,
+    pub require_keywords: bool,
+}
+
+/// Polls `task.source` until `shutdown`; every batch goes through `tx` and is awaited.
+pub async fn run_source(
+    task: SourceTask,
+    tx: mpsc::Sender<Batch>,
+    store: Store,
+    health: HealthMap,
+    metrics: Arc<Metrics>,
+    backoff_max: Duration,
+    shutdown: CancellationToken,
+) {
+    let name = task.source.name().to_string();
+    {
+        let mut h = health.write().expect("health lock poisoned");
+        h.insert(
+            name.clone(),
+            SourceHealth {
+                name: name.clone(),
+                product: task.product.clone(),
+                kind: task.source.kind().to_string(),
+                ..Default::default()
+            },
+        );
+    }
+    let mut failures: u32 = 0;
+    loop {
+        // Fetching what cannot be stored would spend the remote side's patience (and quota)
+        // only to fetch it all again: wait for the storage instead.
+        let paused = store.storage_failure().is_some();
+        if let Some(e) = health.write().expect("health lock poisoned").get_mut(&name) {
+            e.paused = paused.then_some("storage_unavailable");
+        }
+        if paused {
+            tokio::select! {
+                _ = tokio::time::sleep(STORAGE_WAIT) => continue,
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        let cursor = match store.cursor(&name) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(source = %name, error = %e, "cannot read cursor");
+                None
+            }
+        };
+        let polled = tokio::select! {
+            r = task.source.poll(cursor.as_deref()) => r,
+            _ = shutdown.cancelled() => break,
+        };
+        let delay = match polled {
+            Ok(poll) => {
+                let skipped = poll.skipped;
+                let more = poll.more;
+                if skipped > 0 {
+                    metrics
+                        .items_skipped
+                        .with_label_values(&[&name, "malformed_item"])
+                        .inc_by(skipped);
+                }
+                let fetched = poll.items.len() as u64;
+                // Once handed over, a batch is finished even during shutdown: the pipeline
+                // drains its queue before the store closes.
+                let r = pipeline::submit(
+                    &tx,
+                    &task.product,
+                    &name,
+                    poll.items,
+                    task.require_keywords,
+                    poll.cursor.map(|value| pipeline::CursorUpdate {
+                        key: name.clone(),
+                        value,
+                    }),
+                )
+                .await;
+                let mut h = health.write().expect("health lock poisoned");
+                let e = h.get_mut(&name).expect("inserted above");
+                e.items_fetched += fetched;
+                e.skipped += skipped;
+                match r {
+                    Ok(rep) => {
+                        failures = 0;
+                        let now = now_ms();
+                        e.last_success_ms = Some(now);
+                        metrics
+                            .source_last_success
+                            .with_label_values(&[name.as_str()])
+                            .set(now / 1000);
+                        e.consecutive_failures = 0;
+                        e.posts_stored += rep.stored as u64;
+                        e.duplicates += rep.duplicates as u64;
+                        e.irrelevant += rep.irrelevant as u64;
+                        e.backoff_secs = 0;
+                        if rep.stored > 0 {
+                            tracing::info!(source = %name, product = %task.product, stored = rep.stored,
+                                duplicates = rep.duplicates, irrelevant = rep.irrelevant, "stored new posts");
+                        }
+                        if more {
+                            Duration::ZERO
+                        } else {
+                            task.interval
+                        }
+                    }
+                    Err(err) => {
+                        // The items were fetched but not stored: the next poll must see them again.
+                        task.source.rewind();
+                        failures += 1;
+                        e.consecutive_failures = failures;
+                        e.last_error = Some(LastError {
+                            at_ms: now_ms(),
+                            reason: "pipeline".into(),
+                            message: err.to_string(),
+                        });
+                        if matches!(err, pipeline::PipelineError::Stopped) {
+                            break;
+                        }
+                        backoff(FIRST_FAILURE_DELAY, backoff_max, failures - 1, None)
+                    }
+                }
+            }
+            Err(err) => {
+                failures += 1;
+                let reason = err.reason();
+                metrics
+                    .source_errors
+                    .with_label_values(&[&name, reason])
+                    .inc();
+                if reason == "parse" {
+                    metrics
+                        .items_skipped
+                        .with_label_values(&[&name, "malformed_page"])
+                        .inc();
+                }
+                let d = backoff(FIRST_FAILURE_DELAY, backoff_max, failures - 1, None)
+                    .max(err.retry_after().unwrap_or_default())
+                    .min(backoff_max);
+                tracing::warn!(source = %name, product = %task.product, reason, error = %err,
+                    retry_in_secs = d.as_secs(), failures, "source poll failed; backing off");
+                let mut h = health.write().expect("health lock poisoned");
+                let e = h.get_mut(&name).expect("inserted above");
+                e.consecutive_failures = failures;
+                e.last_error = Some(LastError {
+                    at_ms: now_ms(),
+                    reason: reason.to_string(),
+                    message: err.to_string(),
+                });
+                if reason == "parse" {
+                    e.skipped += 1;
+                }
+                d
+            }
+        };
+        let backoff_secs = if failures > 0 { delay.as_secs() } else { 0 };
+        metrics
+            .source_backoff_seconds
+            .with_label_values(&[&name])
+            .set(backoff_secs as i64);
+        {
+            let mut h = health.write().expect("health lock poisoned");
+            if let Some(e) = h.get_mut(&name) {
+                e.backoff_secs = backoff_secs;
+                e.next_poll_ms = Some(now_ms() + delay.as_millis() as i64);
+            }
+        }
+        if delay.is_zero() {
+            // Yield so a long backlog cannot starve shutdown or other tasks.
+            tokio::task::yield_now().await;
+            if shutdown.is_cancelled() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::debug!(source = %name, "source stopped");
+}
