@@ -1,0 +1,263 @@
+//! `import` and `fetch`: the commands that bring posts in outside the daemon's schedule.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+
+use crate::config::{self, Config, FileColumns, FileFormat};
+use crate::ingest::classifier::Classifier;
+use crate::ingest::pipeline::{CursorUpdate, Pipeline};
+use crate::metrics::Metrics;
+use crate::sources::file::{read_slice, FileSpec};
+use crate::store::Store;
+
+use super::args::{FetchArgs, ImportArgs, InputFormat};
+use super::{usage, CliError};
+
+pub(super) async fn import(cfg: Config, a: &ImportArgs) -> Result<(), CliError> {
+    if cfg.product(&a.product).is_none() {
+        return Err(usage(anyhow!("no product `{}` in the config", a.product)));
+    }
+    if !config::valid_id(&a.source) {
+        return Err(usage(anyhow!(
+            "--source must be 1-64 characters of a-z, 0-9, '-' or '_'"
+        )));
+    }
+    let path = std::fs::canonicalize(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let spec = FileSpec::new(
+        path.clone(),
+        a.format.map(|f| match f {
+            InputFormat::Csv => FileFormat::Csv,
+            InputFormat::Jsonl => FileFormat::Jsonl,
+        }),
+        FileColumns {
+            text: a.text_col.clone(),
+            id: Some(a.id_col.clone()),
+            title: a.title_col.clone(),
+            author: Some(a.author_col.clone()),
+            published: Some(a.published_col.clone()),
+            rating: Some(a.rating_col.clone()),
+            url: Some(a.url_col.clone()),
+            channel: a.channel_col.clone(),
+        },
+        Some(a.rating_max),
+    );
+    let store = Store::open(&cfg.storage.path)?;
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    store.register_slots(&classifier.spec().slots())?;
+    let pipeline = {
+        let (cfg, store) = (cfg.clone(), store.clone());
+        tokio::task::spawn_blocking(move || {
+            Pipeline::new(&cfg, classifier, store, Arc::new(Metrics::new()))
+        })
+        .await
+        .context("authenticity index")??
+    };
+    // One cursor per product, source and file, so an interrupted import resumes where it stopped.
+    let cursor_key = format!("import:{}:{}:{}", a.product, a.source, path.display());
+    let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+        )
+        .expect("static template"),
+    );
+    let mut totals = crate::ingest::pipeline::IngestReport::default();
+    let mut skipped = 0u64;
+    loop {
+        let cursor = store.cursor(&cursor_key)?;
+        let s = spec.clone();
+        let batch = a.batch.max(1);
+        let (poll, cur, _) =
+            tokio::task::spawn_blocking(move || read_slice(&s, cursor.as_deref(), batch))
+                .await
+                .context("reader thread")??;
+        bar.set_position(cur.offset);
+        skipped += poll.skipped;
+        let more = poll.more;
+        let r = pipeline
+            .process(
+                &a.product,
+                &a.source,
+                poll.items,
+                a.require_keywords,
+                poll.cursor.map(|value| CursorUpdate {
+                    key: cursor_key.clone(),
+                    value,
+                }),
+            )
+            .await?;
+        totals.received += r.received;
+        totals.stored += r.stored;
+        totals.duplicates += r.duplicates;
+        totals.irrelevant += r.irrelevant;
+        bar.set_message(format!(
+            "{} stored, {} duplicates",
+            totals.stored, totals.duplicates
+        ));
+        if !more {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "imported {}: {} rows read, {} stored, {} duplicates skipped, {} not about the product, {} malformed rows skipped",
+        path.display(),
+        totals.received,
+        totals.stored,
+        totals.duplicates,
+        totals.irrelevant,
+        skipped
+    );
+    Ok(())
+}
+
+pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError> {
+    let product = cfg
+        .product(&a.product)
+        .ok_or_else(|| usage(anyhow!("unknown product `{}`", a.product)))?
+        .clone();
+    let sources: Vec<&crate::config::SourceConfig> = product
+        .sources
+        .iter()
+        .filter(|s| a.source.as_deref().is_none_or(|n| n == s.name()))
+        .collect();
+    if sources.is_empty() {
+        return Err(usage(anyhow!(
+            "product `{}` has no source{}",
+            product.id,
+            a.source
+                .as_deref()
+                .map(|n| format!(" named `{n}`"))
+                .unwrap_or_default()
+        )));
+    }
+    let metrics = Arc::new(Metrics::new());
+    let fetcher = Arc::new(
+        crate::sources::Fetcher::new(cfg.fetch.clone(), metrics.clone())
+            .map_err(|e| anyhow!("cannot build the HTTP client: {e}"))?,
+    );
+    // A dry run reads the stored cursors when it can, and goes on without them while the
+    // daemon holds the store; a real fetch needs the store.
+    let store = match Store::open(&cfg.storage.path) {
+        Ok(s) => Some(s),
+        Err(crate::store::StoreError::Locked { .. }) if a.dry_run => {
+            eprintln!("(the daemon holds the store: polling without stored cursors)");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pipeline = match (&store, a.dry_run) {
+        (Some(store), false) => {
+            let model = cfg.model.clone();
+            let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+                .await
+                .context("model thread")??;
+            store.register_slots(&classifier.spec().slots())?;
+            let (c, st, m) = (cfg.clone(), store.clone(), metrics.clone());
+            Some(
+                tokio::task::spawn_blocking(move || Pipeline::new(&c, classifier, st, m))
+                    .await
+                    .context("authenticity index")??,
+            )
+        }
+        _ => None,
+    };
+    let matcher = crate::sources::relevance::Matcher::new(&product.keywords, &product.exclusions);
+    let mut failed = 0;
+    for sc in sources {
+        let source =
+            crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch, &matcher);
+        let name = sc.name().to_string();
+        let mut totals = crate::ingest::pipeline::IngestReport::default();
+        let mut skipped = 0;
+        loop {
+            let cursor = match &store {
+                Some(s) => s.cursor(&name)?,
+                None => None,
+            };
+            let poll = match source.poll(cursor.as_deref()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    println!("{name}: error ({}): {e}", e.reason());
+                    failed += 1;
+                    break;
+                }
+            };
+            skipped += poll.skipped;
+            let Some(p) = &pipeline else {
+                for item in &poll.items {
+                    let relevant = !sc.require_keywords()
+                        || matcher.matches(&item.text)
+                        || item.title.as_deref().is_some_and(|t| matcher.matches(t));
+                    if a.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"source": name, "external_id": item.external_id, "url": item.url,
+                                   "author": item.author, "published": item.published_ms.map(crate::domain::time::format_ms),
+                                   "title": item.title, "text": item.text, "rating": item.rating,
+                                   "channel": item.channel, "relevant": relevant})
+                        );
+                    } else {
+                        let excerpt: String = item.text.chars().take(90).collect();
+                        println!(
+                            "{name}\t{}\t{}\t{}\t{}",
+                            item.published_ms
+                                .map(crate::domain::time::format_ms)
+                                .unwrap_or_else(|| "-".into()),
+                            if relevant { "relevant" } else { "irrelevant" },
+                            item.external_id,
+                            excerpt.replace(['\n', '\t'], " ")
+                        );
+                    }
+                }
+                totals.received += poll.items.len();
+                break;
+            };
+            let more = poll.more;
+            let update = poll
+                .cursor
+                .map(|value| crate::ingest::pipeline::CursorUpdate {
+                    key: name.clone(),
+                    value,
+                });
+            let r = p
+                .process(
+                    &product.id,
+                    &name,
+                    poll.items,
+                    sc.require_keywords(),
+                    update,
+                )
+                .await
+                .map_err(|e| anyhow!("{name}: {e}"))?;
+            totals.received += r.received;
+            totals.stored += r.stored;
+            totals.duplicates += r.duplicates;
+            totals.irrelevant += r.irrelevant;
+            if !more {
+                break;
+            }
+        }
+        if pipeline.is_some() {
+            println!(
+                "{name}: {} fetched, {} stored, {} duplicates, {} irrelevant, {skipped} skipped",
+                totals.received, totals.stored, totals.duplicates, totals.irrelevant
+            );
+        } else if !a.json {
+            println!(
+                "{name}: {} items (dry run: nothing stored), {skipped} skipped",
+                totals.received
+            );
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} source(s) failed").into());
+    }
+    Ok(())
+}
