@@ -35,7 +35,7 @@ pub fn selectors(data: &[u8]) {
     let mut lines = input.splitn(5, '\n');
     let mut next = || lines.next().unwrap_or("").to_string();
     let (item, text, rating, date_format, html) = (next(), next(), next(), next(), next());
-    let cfg = crate::config::raw::SelectorsSourceConfig {
+    let cfg = crate::config::sources::SelectorsSourceConfig {
         name: "fuzz".into(),
         interval_secs: 60,
         urls: vec!["https://forum.example.com/t/1".into()],

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::NaiveTime;
 
 use super::raw::{self, DeliverConfig};
-use super::{invalid, resolve, valid_id, ConfigError};
+use super::validate::{invalid, resolve};
+use super::{valid_id, ConfigError};
 
 #[derive(Debug, Clone)]
 pub struct DigestConfig {

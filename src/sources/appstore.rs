@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::AppStoreSourceConfig;
+use crate::config::sources::AppStoreSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

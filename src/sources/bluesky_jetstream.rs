@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use super::bluesky_search::{item_of, PostRecord};
 use super::fetch::backoff;
 use super::{FetchError, Poll, Source, SourceError};
-use crate::config::raw::JetstreamSourceConfig;
+use crate::config::social::JetstreamSourceConfig;
 use crate::domain::RawItem;
 use crate::sources::relevance::Matcher;
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
-use crate::config::raw::BlueskySearchSourceConfig;
+use crate::config::social::BlueskySearchSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Poll, Source, SourceError};
-use crate::config::raw::FileSourceConfig;
+use crate::config::sources::FileSourceConfig;
 use crate::config::{FileColumns, FileFormat};
 use crate::domain::text;
 use crate::domain::time;

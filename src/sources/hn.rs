@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::HnSourceConfig;
+use crate::config::sources::HnSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::fetch::Fetcher;
 use super::pages::{content_id, crawl, next_link, PageReviews};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::JsonLdSourceConfig;
+use crate::config::sources::JsonLdSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

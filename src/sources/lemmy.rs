@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::LemmySourceConfig;
+use crate::config::sources::LemmySourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::MastodonSourceConfig;
+use crate::config::sources::MastodonSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
-use crate::config::raw::RedditSourceConfig;
+use crate::config::social::RedditSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::RssSourceConfig;
+use crate::config::sources::RssSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -10,7 +10,7 @@ use scraper::{ElementRef, Html, Selector};
 use super::fetch::Fetcher;
 use super::pages::{content_id, crawl, next_link, PageReviews};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::SelectorsSourceConfig;
+use crate::config::sources::SelectorsSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{FetchKind, Fetched, Fetcher};
 use super::{Poll, Source, SourceError};
-use crate::config::raw::TelegramSourceConfig;
+use crate::config::sources::TelegramSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::bluesky_search::parse_ms;
 use super::fetch::{ApiRequest, Fetcher};
 use super::{FetchError, Poll, Source, SourceError};
-use crate::config::raw::YoutubeSourceConfig;
+use crate::config::social::YoutubeSourceConfig;
 use crate::domain::text;
 use crate::domain::RawItem;
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cxpulse::config::raw::{
+use cxpulse::config::social::{
     BlueskySearchSourceConfig, JetstreamSourceConfig, RedditSourceConfig, Secret,
     YoutubeSourceConfig,
 };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cxpulse::config::raw::HnSourceConfig;
+use cxpulse::config::sources::HnSourceConfig;
 use cxpulse::config::FetchConfig;
 use cxpulse::metrics::Metrics;
 use cxpulse::sources::hn::HnSource;
@@ -132,7 +132,7 @@ async fn hn_pages_through_results_and_resumes_from_its_cursor() {
 
 #[tokio::test]
 async fn mastodon_pages_by_link_header_keeps_originals_once_and_resumes() {
-    use cxpulse::config::raw::MastodonSourceConfig;
+    use cxpulse::config::sources::MastodonSourceConfig;
     use cxpulse::sources::mastodon::MastodonSource;
 
     let srv = FixtureServer::start().await;
@@ -248,7 +248,7 @@ async fn mastodon_pages_by_link_header_keeps_originals_once_and_resumes() {
 
 #[tokio::test]
 async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
-    use cxpulse::config::raw::AppStoreSourceConfig;
+    use cxpulse::config::sources::AppStoreSourceConfig;
     use cxpulse::sources::appstore::AppStoreSource;
 
     let srv = FixtureServer::start().await;
@@ -330,7 +330,7 @@ async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
 
 #[tokio::test]
 async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
-    use cxpulse::config::raw::LemmySourceConfig;
+    use cxpulse::config::sources::LemmySourceConfig;
     use cxpulse::sources::lemmy::LemmySource;
 
     let srv = FixtureServer::start().await;
@@ -428,7 +428,7 @@ async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
 
 #[tokio::test]
 async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() {
-    use cxpulse::config::raw::JsonLdSourceConfig;
+    use cxpulse::config::sources::JsonLdSourceConfig;
     use cxpulse::sources::jsonld::JsonLdSource;
 
     let srv = FixtureServer::start().await;
@@ -517,7 +517,7 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
 
 #[tokio::test]
 async fn selectors_read_any_review_page_up_to_the_page_cap() {
-    use cxpulse::config::raw::SelectorsSourceConfig;
+    use cxpulse::config::sources::SelectorsSourceConfig;
     use cxpulse::sources::selectors::SelectorsSource;
 
     let srv = FixtureServer::start().await;
@@ -597,7 +597,7 @@ async fn selectors_read_any_review_page_up_to_the_page_cap() {
 
 #[tokio::test]
 async fn telegram_reads_previews_newest_first_without_quoted_parents() {
-    use cxpulse::config::raw::TelegramSourceConfig;
+    use cxpulse::config::sources::TelegramSourceConfig;
     use cxpulse::sources::telegram::TelegramSource;
 
     let srv = FixtureServer::start().await;
