@@ -27,6 +27,9 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the config and print the effective values (secrets masked)
     CheckConfig(RunArgs),
+    /// Print the reference of every config key (docs/configuration.md), generated from the
+    /// config structs' doc comments
+    ConfigReference,
     /// Classify texts given as arguments, or one per line on stdin; prints one JSON object per text
     Classify(ClassifyArgs),
     /// Import a CSV or JSONL file for a product (resumable; duplicates skipped)

@@ -112,6 +112,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             init_logging(&cfg);
             runtime()?.block_on(run_daemon(cfg))
         }
+        Command::ConfigReference => {
+            print!("{}", config::reference::markdown());
+            Ok(())
+        }
         Command::CheckConfig(a) => {
             let cfg = load_config(&cli, Some(a), None)?;
             print!("{}", cfg.to_masked_toml());

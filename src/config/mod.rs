@@ -10,6 +10,7 @@
 
 pub mod notify;
 pub mod raw;
+pub mod reference;
 pub mod social;
 pub mod sources;
 mod validate;

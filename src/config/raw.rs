@@ -351,7 +351,7 @@ fn default_smtp_tls() -> String {
     "starttls".into()
 }
 
-/// When each authenticity signal fires (see src/authenticity/mod.rs and BENCHMARKS.md for how
+/// When each authenticity signal fires (see src/domain/signal.rs and BENCHMARKS.md for how
 /// the defaults were measured on injected campaigns).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
