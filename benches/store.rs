@@ -876,15 +876,18 @@ fn args() -> Args {
     a
 }
 
-/// A temporary folder for the stores, under `CXPULSE_BENCH_DIR` when set.
+/// A temporary folder for the stores, under `CXPULSE_BENCH_DIR` when set (created if it does
+/// not exist yet).
 fn bench_dir(prefix: &str) -> tempfile::TempDir {
     let mut b = tempfile::Builder::new();
     b.prefix(prefix);
-    match std::env::var_os("CXPULSE_BENCH_DIR") {
-        Some(d) => b.tempdir_in(d),
-        None => b.tempdir(),
-    }
-    .expect("temp dir")
+    let made = match std::env::var_os("CXPULSE_BENCH_DIR") {
+        Some(d) => std::fs::create_dir_all(&d)
+            .and_then(|()| b.tempdir_in(&d))
+            .map_err(|e| format!("CXPULSE_BENCH_DIR={}: {e}", d.to_string_lossy())),
+        None => b.tempdir().map_err(|e| format!("the system temp dir: {e}")),
+    };
+    made.unwrap_or_else(|e| panic!("cannot make a temporary store folder in {e}"))
 }
 
 fn posts_wanted(default: usize) -> usize {
@@ -1004,10 +1007,7 @@ fn sled_floor() {
 fn breakdown() {
     let n = posts_wanted(100_000);
     let spec = load_spec();
-    let base = tempfile::Builder::new()
-        .prefix("cxpulse-breakdown")
-        .tempdir()
-        .expect("temp dir");
+    let base = bench_dir("cxpulse-breakdown");
     let store = Store::open(&base.path().join("sled")).expect("open sled store");
     let slots = store.register_slots(&spec.slots()).expect("register slots");
     let (mut gen, mut encode, mut ingest, mut flush) = (

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::store::StoreError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
@@ -93,9 +95,17 @@ impl ApiError {
         ApiError::new(Code::InvalidParameter, message)
     }
 
-    /// A store error: `storage_unavailable` while the disk refuses writes or the store is
-    /// being reopened (the client may retry), `internal` for everything else.
-    pub fn store(e: crate::store::StoreError) -> ApiError {
+    /// Logs the cause and answers with a generic message: internals stay in the log.
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new(Code::Internal, "internal error; see the daemon log")
+    }
+}
+
+/// The one mapping of store errors to answers: `storage_unavailable` while the disk refuses
+/// writes or the store is being reopened (the client may retry), `internal` for everything else.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
         if e.is_storage_failure() {
             tracing::warn!(error = %e, "request refused: storage unavailable");
             ApiError::new(
@@ -106,12 +116,6 @@ impl ApiError {
         } else {
             ApiError::internal(e)
         }
-    }
-
-    /// Logs the cause and answers with a generic message: internals stay in the log.
-    pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %e, "request failed");
-        ApiError::new(Code::Internal, "internal error; see the daemon log")
     }
 }
 
@@ -155,5 +159,22 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 impl From<axum::extract::rejection::PathRejection> for ApiError {
     fn from(r: axum::extract::rejection::PathRejection) -> ApiError {
         ApiError::param(r.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_write_is_storage_unavailable_and_other_store_errors_internal() {
+        let refused = ApiError::from(StoreError::Reopening);
+        assert_eq!(refused.code, Code::StorageUnavailable);
+        assert_eq!(refused.code.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let corrupt = ApiError::from(StoreError::Corrupt {
+            tree: "posts",
+            detail: "bad record".into(),
+        });
+        assert_eq!(corrupt.code, Code::Internal);
     }
 }

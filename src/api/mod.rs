@@ -196,7 +196,7 @@ fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiEr
 
 fn trend_error(e: TrendError) -> ApiError {
     match e {
-        TrendError::Store(s) => ApiError::store(s),
+        TrendError::Store(s) => ApiError::from(s),
         other => ApiError::param(other.to_string()),
     }
 }
@@ -378,8 +378,7 @@ async fn list_digests(
             Ok(out)
         })
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)??;
     Ok(Json(json!({ "digests": list })))
 }
 
@@ -417,8 +416,7 @@ async fn list_alerts(
             Ok(out)
         })
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)??;
     Ok(Json(json!({ "alerts": list })))
 }
 
@@ -455,7 +453,7 @@ async fn product_digest(
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
-        crate::notify::digest::DigestError::Store(s) => ApiError::internal(s),
+        crate::notify::digest::DigestError::Store(s) => ApiError::from(s),
         crate::notify::digest::DigestError::Corrupt(s) => ApiError::internal(s),
         other => ApiError::param(other.to_string()),
     })?;
@@ -654,7 +652,7 @@ async fn list_posts(
     let key = q.to.is_some().then(|| format!("posts {query:?}"));
     let store = st.store.clone();
     cached_json(&st, &id, key, move || {
-        let page = store.posts_page(&query).map_err(ApiError::store)?;
+        let page = store.posts_page(&query).map_err(ApiError::from)?;
         to_json(&PostsPage {
             posts: page.posts.iter().map(PostView::from).collect(),
             next_cursor: page.next.map(encode_cursor),
@@ -683,7 +681,7 @@ async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Respon
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| ".".into());
         let mut f = tempfile::tempfile_in(dir).map_err(ApiError::internal)?;
-        let summary = store.backup(&mut f).map_err(ApiError::internal)?;
+        let summary = store.backup(&mut f)?;
         f.rewind().map_err(ApiError::internal)?;
         Ok::<_, ApiError>((f, summary))
     })
@@ -851,7 +849,7 @@ async fn ingest_posts(
                 tracing::error!(error = %c, "classification failed");
                 ApiError::new(Code::Unavailable, "the model is not available")
             }
-            PipelineError::Store(s) => ApiError::store(s),
+            PipelineError::Store(s) => ApiError::from(s),
             other => ApiError::internal(other),
         })?;
     Ok((StatusCode::OK, Json(json!(report))).into_response())

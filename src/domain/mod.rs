@@ -6,6 +6,7 @@ pub mod classification;
 pub mod id;
 pub mod num;
 pub mod post;
+pub mod retry;
 pub mod signal;
 pub mod text;
 pub mod time;

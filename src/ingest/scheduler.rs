@@ -9,10 +9,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::retry::backoff;
 use crate::domain::time::now_ms;
 use crate::ingest::pipeline::{self, Batch};
 use crate::metrics::Metrics;
-use crate::sources::{fetch::backoff, Source};
+use crate::sources::Source;
 use crate::store::Store;
 
 /// The first retry after a failed poll comes after this long, doubling up to `fetch.backoff_max`.

@@ -21,9 +21,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 use super::bluesky_search::{item_of, PostRecord};
-use super::fetch::backoff;
 use super::{FetchError, Poll, Source, SourceError};
 use crate::config::social::JetstreamSourceConfig;
+use crate::domain::retry::backoff;
 use crate::domain::RawItem;
 use crate::sources::relevance::Matcher;
 

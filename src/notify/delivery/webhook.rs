@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{DeliveryError, Message};
-use crate::sources::fetch::{backoff, parse_retry_after};
+use crate::domain::retry::{backoff, parse_retry_after};
 
 /// First wait between tries; doubles each time (with jitter, via the fetch layer's backoff).
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
