@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveTime;
 
 use super::raw::{self, DeliverConfig};
-use super::validate::{invalid, resolve};
+use super::validate::{invalid, Check};
 use super::{valid_id, ConfigError};
 
 #[derive(Debug, Clone)]
@@ -257,8 +257,9 @@ pub(super) fn validate_deliveries(
     let mut out = Vec::new();
     let mut names = HashSet::new();
     let mut kind_counts: std::collections::HashMap<&str, usize> = Default::default();
+    let check = Check::new(text, base, env);
     for (i, d) in list.iter().enumerate() {
-        let key = |k: &str| format!("deliver[{i}].{k}");
+        let c = check.at(&format!("deliver[{i}]"));
         let (name, kind, digests, alerts) = match d {
             DeliverConfig::Folder(c) => (&c.name, "folder", c.digests, c.alerts),
             DeliverConfig::Webhook(c) => (&c.name, "webhook", c.digests, c.alerts),
@@ -275,181 +276,18 @@ pub(super) fn validate_deliveries(
         } else if valid_id(name) {
             name.clone()
         } else {
-            return Err(invalid(
-                text,
-                &key("name"),
+            return Err(c.err(
+                "name",
                 format!("`{name}` must be 1–64 of a-z, 0-9, '-', '_'"),
             ));
         };
         if !names.insert(name.clone()) {
-            return Err(invalid(
-                text,
-                &key("name"),
-                format!("`{name}` is used by two deliveries"),
-            ));
+            return Err(c.err("name", format!("`{name}` is used by two deliveries")));
         }
         let target = match d {
-            DeliverConfig::Folder(c) => {
-                let mut formats = Vec::new();
-                for f in &c.formats {
-                    let fmt = Format::parse(f).ok_or_else(|| {
-                        invalid(
-                            text,
-                            &key("formats"),
-                            format!("`{f}` is not one of md, html, json"),
-                        )
-                    })?;
-                    if !formats.contains(&fmt) {
-                        formats.push(fmt);
-                    }
-                }
-                if formats.is_empty() {
-                    return Err(invalid(text, &key("formats"), "name at least one format"));
-                }
-                Target::Folder {
-                    dir: resolve(base, &c.path),
-                    formats,
-                }
-            }
-            DeliverConfig::Webhook(c) => {
-                let raw_url = match (&c.url, &c.url_env) {
-                    (Some(u), None) => u.clone(),
-                    (None, Some(var)) => env(var).ok_or_else(|| {
-                        invalid(
-                            text,
-                            &key("url_env"),
-                            format!("the environment variable {var} is not set"),
-                        )
-                    })?,
-                    _ => {
-                        return Err(invalid(
-                            text,
-                            &key("url"),
-                            "set exactly one of `url` and `url_env`",
-                        ))
-                    }
-                };
-                let url = url::Url::parse(&raw_url)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-                    .ok_or_else(|| invalid(text, &key("url"), "is not an http(s) URL"))?;
-                let slack = match c.format.as_str() {
-                    "json" => false,
-                    "slack" => true,
-                    other => {
-                        return Err(invalid(
-                            text,
-                            &key("format"),
-                            format!("`{other}` is not `json` or `slack`"),
-                        ))
-                    }
-                };
-                if !(1..=10).contains(&c.max_attempts) {
-                    return Err(invalid(text, &key("max_attempts"), "must be 1 to 10"));
-                }
-                if c.timeout_secs == 0 {
-                    return Err(invalid(text, &key("timeout_secs"), "must be positive"));
-                }
-                Target::Webhook {
-                    url,
-                    slack,
-                    timeout: Duration::from_secs(c.timeout_secs),
-                    max_attempts: c.max_attempts,
-                }
-            }
-            DeliverConfig::Smtp(c) => {
-                if c.host.trim().is_empty() {
-                    return Err(invalid(text, &key("host"), "must not be empty"));
-                }
-                let tls = match c.tls.as_str() {
-                    "starttls" => SmtpTls::StartTls,
-                    "tls" => SmtpTls::Tls,
-                    "none" => SmtpTls::None,
-                    other => {
-                        return Err(invalid(
-                            text,
-                            &key("tls"),
-                            format!("`{other}` is not `starttls`, `tls` or `none`"),
-                        ))
-                    }
-                };
-                let mailbox = |k: &str, v: &str| {
-                    v.parse::<lettre::message::Mailbox>().map_err(|e| {
-                        invalid(
-                            text,
-                            &key(k),
-                            format!("`{v}` is not an e-mail address: {e}"),
-                        )
-                    })
-                };
-                mailbox("from", &c.from)?;
-                if c.to.is_empty() {
-                    return Err(invalid(text, &key("to"), "name at least one recipient"));
-                }
-                for t in &c.to {
-                    mailbox("to", t)?;
-                }
-                let ca_pem = match &c.ca_file {
-                    None => None,
-                    Some(p) => {
-                        let p = resolve(base, p);
-                        Some(std::fs::read(&p).map_err(|e| {
-                            invalid(
-                                text,
-                                &key("ca_file"),
-                                format!("cannot read {}: {e}", p.display()),
-                            )
-                        })?)
-                    }
-                };
-                let var = |k: &str, name: &Option<String>| -> Result<Option<String>, ConfigError> {
-                    match name {
-                        None => Ok(None),
-                        Some(v) => env(v).map(Some).ok_or_else(|| {
-                            invalid(
-                                text,
-                                &key(k),
-                                format!("the environment variable {v} is not set"),
-                            )
-                        }),
-                    }
-                };
-                let login = match (
-                    var("username_env", &c.username_env)?,
-                    var("password_env", &c.password_env)?,
-                ) {
-                    (Some(username), Some(password)) => Some(SmtpLogin { username, password }),
-                    (None, None) => None,
-                    _ => {
-                        return Err(invalid(
-                            text,
-                            &key("username_env"),
-                            "set both `username_env` and `password_env`, or neither",
-                        ))
-                    }
-                };
-                if login.is_some() && tls == SmtpTls::None {
-                    return Err(invalid(
-                        text,
-                        &key("tls"),
-                        "a password is never sent in plain text: use `starttls` or `tls`",
-                    ));
-                }
-                Target::Smtp {
-                    host: c.host.trim().to_string(),
-                    port: c.port.unwrap_or(match tls {
-                        SmtpTls::StartTls => 587,
-                        SmtpTls::Tls => 465,
-                        SmtpTls::None => 25,
-                    }),
-                    tls,
-                    ca_pem,
-                    from: c.from.clone(),
-                    to: c.to.clone(),
-                    login,
-                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                }
-            }
+            DeliverConfig::Folder(d) => folder_target(d, &c)?,
+            DeliverConfig::Webhook(d) => webhook_target(d, &c)?,
+            DeliverConfig::Smtp(d) => smtp_target(d, &c)?,
         };
         out.push(Delivery {
             name,
@@ -459,4 +297,139 @@ pub(super) fn validate_deliveries(
         });
     }
     Ok(out)
+}
+
+fn folder_target(d: &raw::FolderDeliverConfig, c: &Check<'_>) -> Result<Target, ConfigError> {
+    let mut formats = Vec::new();
+    for f in &d.formats {
+        let fmt = Format::parse(f)
+            .ok_or_else(|| c.err("formats", format!("`{f}` is not one of md, html, json")))?;
+        if !formats.contains(&fmt) {
+            formats.push(fmt);
+        }
+    }
+    if formats.is_empty() {
+        return Err(c.err("formats", "name at least one format"));
+    }
+    Ok(Target::Folder {
+        dir: c.resolve(&d.path),
+        formats,
+    })
+}
+
+fn webhook_target(d: &raw::WebhookDeliverConfig, c: &Check<'_>) -> Result<Target, ConfigError> {
+    let raw_url = match (&d.url, &d.url_env) {
+        (Some(u), None) => u.clone(),
+        (None, Some(var)) => c.env(var).ok_or_else(|| {
+            c.err(
+                "url_env",
+                format!("the environment variable {var} is not set"),
+            )
+        })?,
+        _ => return Err(c.err("url", "set exactly one of `url` and `url_env`")),
+    };
+    let url = url::Url::parse(&raw_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| c.err("url", "is not an http(s) URL"))?;
+    let slack = match d.format.as_str() {
+        "json" => false,
+        "slack" => true,
+        other => return Err(c.err("format", format!("`{other}` is not `json` or `slack`"))),
+    };
+    if !(1..=10).contains(&d.max_attempts) {
+        return Err(c.err("max_attempts", "must be 1 to 10"));
+    }
+    if d.timeout_secs == 0 {
+        return Err(c.err("timeout_secs", "must be positive"));
+    }
+    Ok(Target::Webhook {
+        url,
+        slack,
+        timeout: Duration::from_secs(d.timeout_secs),
+        max_attempts: d.max_attempts,
+    })
+}
+
+fn smtp_target(d: &raw::SmtpDeliverConfig, c: &Check<'_>) -> Result<Target, ConfigError> {
+    if d.host.trim().is_empty() {
+        return Err(c.err("host", "must not be empty"));
+    }
+    let tls = match d.tls.as_str() {
+        "starttls" => SmtpTls::StartTls,
+        "tls" => SmtpTls::Tls,
+        "none" => SmtpTls::None,
+        other => {
+            return Err(c.err(
+                "tls",
+                format!("`{other}` is not `starttls`, `tls` or `none`"),
+            ))
+        }
+    };
+    let mailbox = |k: &str, v: &str| {
+        v.parse::<lettre::message::Mailbox>()
+            .map_err(|e| c.err(k, format!("`{v}` is not an e-mail address: {e}")))
+    };
+    mailbox("from", &d.from)?;
+    if d.to.is_empty() {
+        return Err(c.err("to", "name at least one recipient"));
+    }
+    for t in &d.to {
+        mailbox("to", t)?;
+    }
+    let ca_pem = match &d.ca_file {
+        None => None,
+        Some(p) => {
+            let p = c.resolve(p);
+            Some(
+                std::fs::read(&p)
+                    .map_err(|e| c.err("ca_file", format!("cannot read {}: {e}", p.display())))?,
+            )
+        }
+    };
+    let login = smtp_login(d, c)?;
+    if login.is_some() && tls == SmtpTls::None {
+        return Err(c.err(
+            "tls",
+            "a password is never sent in plain text: use `starttls` or `tls`",
+        ));
+    }
+    Ok(Target::Smtp {
+        host: d.host.trim().to_string(),
+        port: d.port.unwrap_or(match tls {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }),
+        tls,
+        ca_pem,
+        from: d.from.clone(),
+        to: d.to.clone(),
+        login,
+        timeout: Duration::from_secs(d.timeout_secs.max(1)),
+    })
+}
+
+/// The login from `username_env` and `password_env`: both or neither.
+fn smtp_login(d: &raw::SmtpDeliverConfig, c: &Check<'_>) -> Result<Option<SmtpLogin>, ConfigError> {
+    let var = |k: &str, name: &Option<String>| -> Result<Option<String>, ConfigError> {
+        match name {
+            None => Ok(None),
+            Some(v) => c
+                .env(v)
+                .map(Some)
+                .ok_or_else(|| c.err(k, format!("the environment variable {v} is not set"))),
+        }
+    };
+    match (
+        var("username_env", &d.username_env)?,
+        var("password_env", &d.password_env)?,
+    ) {
+        (Some(username), Some(password)) => Ok(Some(SmtpLogin { username, password })),
+        (None, None) => Ok(None),
+        _ => Err(c.err(
+            "username_env",
+            "set both `username_env` and `password_env`, or neither",
+        )),
+    }
 }

@@ -68,169 +68,242 @@ pub async fn run_source(
     shutdown: CancellationToken,
 ) {
     let name = task.source.name().to_string();
-    {
-        let mut h = health.write().expect("health lock poisoned");
-        h.insert(
-            name.clone(),
-            SourceHealth {
-                name: name.clone(),
-                product: task.product.clone(),
-                kind: task.source.kind().to_string(),
-                ..Default::default()
-            },
-        );
-    }
-    let mut failures: u32 = 0;
-    loop {
-        // Fetching what cannot be stored would spend the remote side's patience (and quota)
-        // only to fetch it all again: wait for the storage instead.
-        let paused = store.storage_failure().is_some();
-        if let Some(e) = health.write().expect("health lock poisoned").get_mut(&name) {
-            e.paused = paused.then_some("storage_unavailable");
-        }
-        if paused {
+    health.write().expect("health lock poisoned").insert(
+        name.clone(),
+        SourceHealth {
+            name: name.clone(),
+            product: task.product.clone(),
+            kind: task.source.kind().to_string(),
+            ..Default::default()
+        },
+    );
+    let runner = Runner {
+        task,
+        tx,
+        store,
+        health,
+        metrics,
+        backoff_max,
+        name,
+        failures: 0,
+    };
+    runner.run(shutdown).await;
+}
+
+/// One source's loop and its bookkeeping: a poll either stores (success path) or fails and
+/// backs off (failure path); either way the next poll is scheduled.
+struct Runner {
+    task: SourceTask,
+    tx: mpsc::Sender<Batch>,
+    store: Store,
+    health: HealthMap,
+    metrics: Arc<Metrics>,
+    backoff_max: Duration,
+    name: String,
+    /// Consecutive failed polls (fetch or store); 0 after a stored poll.
+    failures: u32,
+}
+
+impl Runner {
+    async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            // Fetching what cannot be stored would spend the remote side's patience (and quota)
+            // only to fetch it all again: wait for the storage instead.
+            if self.paused_for_storage() {
+                tokio::select! {
+                    _ = tokio::time::sleep(STORAGE_WAIT) => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            let cursor = match self.store.cursor(&self.name) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(source = %self.name, error = %e, "cannot read cursor");
+                    None
+                }
+            };
+            let polled = tokio::select! {
+                r = self.task.source.poll(cursor.as_deref()) => r,
+                _ = shutdown.cancelled() => break,
+            };
+            let delay = match polled {
+                Ok(poll) => match self.store_poll(poll).await {
+                    Some(d) => d,
+                    None => break,
+                },
+                Err(err) => self.poll_failed(&err),
+            };
+            self.schedule(delay);
+            if delay.is_zero() {
+                // Yield so a long backlog cannot starve shutdown or other tasks.
+                tokio::task::yield_now().await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                continue;
+            }
             tokio::select! {
-                _ = tokio::time::sleep(STORAGE_WAIT) => continue,
+                _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.cancelled() => break,
             }
         }
-        let cursor = match store.cursor(&name) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(source = %name, error = %e, "cannot read cursor");
-                None
-            }
-        };
-        let polled = tokio::select! {
-            r = task.source.poll(cursor.as_deref()) => r,
-            _ = shutdown.cancelled() => break,
-        };
-        let delay = match polled {
-            Ok(poll) => {
-                let skipped = poll.skipped;
-                let more = poll.more;
-                if skipped > 0 {
-                    metrics
-                        .items_skipped
-                        .with_label_values(&[&name, "malformed_item"])
-                        .inc_by(skipped);
-                }
-                let fetched = poll.items.len() as u64;
-                // Once handed over, a batch is finished even during shutdown: the pipeline
-                // drains its queue before the store closes.
-                let r = pipeline::submit(
-                    &tx,
-                    &task.product,
-                    &name,
-                    poll.items,
-                    task.require_keywords,
-                    poll.cursor.map(|value| pipeline::CursorUpdate {
-                        key: name.clone(),
-                        value,
-                    }),
-                )
-                .await;
-                let mut h = health.write().expect("health lock poisoned");
-                let e = h.get_mut(&name).expect("inserted above");
-                e.items_fetched += fetched;
-                e.skipped += skipped;
-                match r {
-                    Ok(rep) => {
-                        failures = 0;
-                        let now = now_ms();
-                        e.last_success_ms = Some(now);
-                        metrics
-                            .source_last_success
-                            .with_label_values(&[name.as_str()])
-                            .set(now / 1000);
-                        e.consecutive_failures = 0;
-                        e.posts_stored += rep.stored as u64;
-                        e.duplicates += rep.duplicates as u64;
-                        e.irrelevant += rep.irrelevant as u64;
-                        e.backoff_secs = 0;
-                        if rep.stored > 0 {
-                            tracing::info!(source = %name, product = %task.product, stored = rep.stored,
-                                duplicates = rep.duplicates, irrelevant = rep.irrelevant, "stored new posts");
-                        }
-                        if more {
-                            Duration::ZERO
-                        } else {
-                            task.interval
-                        }
-                    }
-                    Err(err) => {
-                        // The items were fetched but not stored: the next poll must see them again.
-                        task.source.rewind();
-                        failures += 1;
-                        e.consecutive_failures = failures;
-                        e.last_error = Some(LastError {
-                            at_ms: now_ms(),
-                            reason: "pipeline".into(),
-                            message: err.to_string(),
-                        });
-                        if matches!(err, pipeline::PipelineError::Stopped) {
-                            break;
-                        }
-                        backoff(FIRST_FAILURE_DELAY, backoff_max, failures - 1, None)
-                    }
-                }
-            }
-            Err(err) => {
-                failures += 1;
-                let reason = err.reason();
-                metrics
-                    .source_errors
-                    .with_label_values(&[&name, reason])
-                    .inc();
-                if reason == "parse" {
-                    metrics
-                        .items_skipped
-                        .with_label_values(&[&name, "malformed_page"])
-                        .inc();
-                }
-                let d = backoff(FIRST_FAILURE_DELAY, backoff_max, failures - 1, None)
-                    .max(err.retry_after().unwrap_or_default())
-                    .min(backoff_max);
-                tracing::warn!(source = %name, product = %task.product, reason, error = %err,
-                    retry_in_secs = d.as_secs(), failures, "source poll failed; backing off");
-                let mut h = health.write().expect("health lock poisoned");
-                let e = h.get_mut(&name).expect("inserted above");
-                e.consecutive_failures = failures;
-                e.last_error = Some(LastError {
-                    at_ms: now_ms(),
-                    reason: reason.to_string(),
-                    message: err.to_string(),
-                });
-                if reason == "parse" {
-                    e.skipped += 1;
-                }
-                d
-            }
-        };
-        let backoff_secs = if failures > 0 { delay.as_secs() } else { 0 };
-        metrics
-            .source_backoff_seconds
-            .with_label_values(&[&name])
-            .set(backoff_secs as i64);
+        tracing::debug!(source = %self.name, "source stopped");
+    }
+
+    fn paused_for_storage(&self) -> bool {
+        let paused = self.store.storage_failure().is_some();
+        if let Some(e) = self.health_mut().get_mut(&self.name) {
+            e.paused = paused.then_some("storage_unavailable");
+        }
+        paused
+    }
+
+    fn health_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, SourceHealth>> {
+        self.health.write().expect("health lock poisoned")
+    }
+
+    /// Hands the poll's items to the pipeline and waits until they are stored; the delay until
+    /// the next poll, or `None` when the pipeline has stopped.
+    async fn store_poll(&mut self, poll: crate::sources::Poll) -> Option<Duration> {
+        let (skipped, more) = (poll.skipped, poll.more);
+        let name = self.name.clone();
+        if skipped > 0 {
+            self.metrics
+                .items_skipped
+                .with_label_values(&[&name, "malformed_item"])
+                .inc_by(skipped);
+        }
+        let fetched = poll.items.len() as u64;
+        // Once handed over, a batch is finished even during shutdown: the pipeline drains its
+        // queue before the store closes.
+        let r = pipeline::submit(
+            &self.tx,
+            &self.task.product,
+            &name,
+            poll.items,
+            self.task.require_keywords,
+            poll.cursor.map(|value| pipeline::CursorUpdate {
+                key: name.clone(),
+                value,
+            }),
+        )
+        .await;
         {
-            let mut h = health.write().expect("health lock poisoned");
-            if let Some(e) = h.get_mut(&name) {
-                e.backoff_secs = backoff_secs;
-                e.next_poll_ms = Some(now_ms() + delay.as_millis() as i64);
-            }
+            let mut h = self.health_mut();
+            let e = h.get_mut(&name).expect("inserted at start");
+            e.items_fetched += fetched;
+            e.skipped += skipped;
         }
-        if delay.is_zero() {
-            // Yield so a long backlog cannot starve shutdown or other tasks.
-            tokio::task::yield_now().await;
-            if shutdown.is_cancelled() {
-                break;
+        match r {
+            Ok(rep) => {
+                self.stored(&rep);
+                Some(if more {
+                    Duration::ZERO
+                } else {
+                    self.task.interval
+                })
             }
-            continue;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => break,
+            Err(err) => self.store_failed(err),
         }
     }
-    tracing::debug!(source = %name, "source stopped");
+
+    fn stored(&mut self, rep: &pipeline::IngestReport) {
+        self.failures = 0;
+        let now = now_ms();
+        self.metrics
+            .source_last_success
+            .with_label_values(&[self.name.as_str()])
+            .set(now / 1000);
+        let mut h = self.health_mut();
+        let e = h.get_mut(&self.name).expect("inserted at start");
+        e.last_success_ms = Some(now);
+        e.consecutive_failures = 0;
+        e.posts_stored += rep.stored as u64;
+        e.duplicates += rep.duplicates as u64;
+        e.irrelevant += rep.irrelevant as u64;
+        e.backoff_secs = 0;
+        if rep.stored > 0 {
+            tracing::info!(source = %self.name, product = %self.task.product, stored = rep.stored,
+                duplicates = rep.duplicates, irrelevant = rep.irrelevant, "stored new posts");
+        }
+    }
+
+    /// The items were fetched but not stored: the next poll must see them again.
+    fn store_failed(&mut self, err: pipeline::PipelineError) -> Option<Duration> {
+        self.task.source.rewind();
+        self.failures += 1;
+        let mut h = self.health_mut();
+        let e = h.get_mut(&self.name).expect("inserted at start");
+        e.consecutive_failures = self.failures;
+        e.last_error = Some(LastError {
+            at_ms: now_ms(),
+            reason: "pipeline".into(),
+            message: err.to_string(),
+        });
+        if matches!(err, pipeline::PipelineError::Stopped) {
+            return None;
+        }
+        Some(backoff(
+            FIRST_FAILURE_DELAY,
+            self.backoff_max,
+            self.failures - 1,
+            None,
+        ))
+    }
+
+    /// A failed poll: counted by reason, logged, and backed off (at least as long as the
+    /// remote side asked for).
+    fn poll_failed(&mut self, err: &crate::sources::SourceError) -> Duration {
+        self.failures += 1;
+        let reason = err.reason();
+        let name = &self.name;
+        self.metrics
+            .source_errors
+            .with_label_values(&[name, reason])
+            .inc();
+        if reason == "parse" {
+            self.metrics
+                .items_skipped
+                .with_label_values(&[name, "malformed_page"])
+                .inc();
+        }
+        let d = backoff(
+            FIRST_FAILURE_DELAY,
+            self.backoff_max,
+            self.failures - 1,
+            None,
+        )
+        .max(err.retry_after().unwrap_or_default())
+        .min(self.backoff_max);
+        tracing::warn!(source = %name, product = %self.task.product, reason, error = %err,
+            retry_in_secs = d.as_secs(), failures = self.failures, "source poll failed; backing off");
+        let mut h = self.health_mut();
+        let e = h.get_mut(name).expect("inserted at start");
+        e.consecutive_failures = self.failures;
+        e.last_error = Some(LastError {
+            at_ms: now_ms(),
+            reason: reason.to_string(),
+            message: err.to_string(),
+        });
+        if reason == "parse" {
+            e.skipped += 1;
+        }
+        d
+    }
+
+    fn schedule(&self, delay: Duration) {
+        let backoff_secs = if self.failures > 0 {
+            delay.as_secs()
+        } else {
+            0
+        };
+        self.metrics
+            .source_backoff_seconds
+            .with_label_values(&[&self.name])
+            .set(backoff_secs as i64);
+        if let Some(e) = self.health_mut().get_mut(&self.name) {
+            e.backoff_secs = backoff_secs;
+            e.next_poll_ms = Some(now_ms() + delay.as_millis() as i64);
+        }
+    }
 }

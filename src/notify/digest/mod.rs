@@ -229,234 +229,31 @@ pub fn compute(
     date: NaiveDate,
     tz: Tz,
 ) -> Result<Digest, DigestError> {
-    let (from, to) = day_range(date, tz)?;
-    let base_from = from - BASELINE_DAYS * 86_400_000;
-    let mut posts = Vec::new();
-    for p in store.scan_posts(product, from, to).take(MAX_DAY_POSTS) {
-        posts.push(p?);
-    }
-    let mut base = Aggregate::default();
-    for (_, a) in store.aggregates(product, Granularity::Hour, base_from, from, None)? {
-        base.add(&a);
-    }
-    let base_sources = store.aggregates_by_source(product, Granularity::Hour, base_from, from)?;
-    // Hourly buckets summed per local day (exact for whole-hour zone offsets).
-    let mut daily: Vec<(NaiveDate, Aggregate)> = Vec::new();
-    let hours = store.aggregates(product, Granularity::Hour, base_from, to, None)?;
-    for back in (0..=BASELINE_DAYS).rev() {
-        let day = date - chrono::Duration::days(back);
-        let (a, b) = day_range(day, tz)?;
-        let mut sum = Aggregate::default();
-        for (_, x) in hours.iter().filter(|(t, _)| *t >= a && *t < b) {
-            sum.add(x);
-        }
-        daily.push((day, sum));
-    }
-    let slots = store.slots();
-    let days = BASELINE_DAYS as f64;
-
-    // Volume.
-    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
-    for p in &posts {
-        *by_source.entry(p.source.clone()).or_default() += 1;
-    }
-    for s in base_sources.keys() {
-        by_source.entry(s.clone()).or_default();
-    }
-    let scored: Vec<&Post> = posts
+    let w = Window::read(store, product, date, tz)?;
+    let scored: Vec<&Post> = w
+        .posts
         .iter()
         .filter(|p| p.classification.is_scored())
         .collect();
-    let volume = Volume {
-        posts: posts.len() as u64,
-        scored: scored.len() as u64,
-        baseline_daily: round4(base.count as f64 / days),
-        by_source: by_source
-            .into_iter()
-            .map(|(source, n)| SourceVolume {
-                baseline_daily: round4(
-                    base_sources.get(&source).map(|a| a.count).unwrap_or(0) as f64 / days,
-                ),
-                source,
-                posts: n,
-            })
-            .collect(),
-    };
-
-    // Label changes of the multi-label heads, against the baseline's label counts.
-    let change_of = |head: &str, label: &str| -> LabelChange {
-        let k1 = scored
-            .iter()
-            .filter(|p| labels_of(p, head).iter().any(|l| l == label))
-            .count() as u64;
-        let n1 = scored.len() as u64;
-        let slot = slots
-            .iter()
-            .position(|s| s.head == head && s.label == label);
-        let k0 = slot
-            .and_then(|i| base.label_counts.get(i).copied())
-            .unwrap_or(0);
-        let n0 = base.scored;
-        let share = if n1 > 0 { k1 as f64 / n1 as f64 } else { 0.0 };
-        let baseline_share = if n0 > 0 { k0 as f64 / n0 as f64 } else { 0.0 };
-        let z = two_proportion_z(k1, n1, k0, n0);
-        LabelChange {
-            head: head.to_string(),
-            label: label.to_string(),
-            posts: k1,
-            share: round4(share),
-            baseline_share: round4(baseline_share),
-            change: round4(share - baseline_share),
-            z: round4(z),
-            significant: n1 >= MIN_DAY_POSTS
-                && n0 > 0
-                && z.abs() >= Z_CRITICAL
-                && (share - baseline_share).abs() >= MIN_SHARE_CHANGE,
-        }
-    };
-    let head_labels = |head: &str| -> Vec<String> {
-        slots
-            .iter()
-            .filter(|s| s.head == head && s.label != "neutral")
-            .map(|s| s.label.clone())
-            .collect()
-    };
-    let by_change = |v: &mut Vec<LabelChange>| {
-        v.sort_by(|a, b| {
-            b.change
-                .abs()
-                .total_cmp(&a.change.abs())
-                .then(a.label.cmp(&b.label))
-        })
-    };
-    let mut emotions: Vec<LabelChange> = head_labels("emotions")
-        .iter()
-        .map(|l| change_of("emotions", l))
-        .collect();
-    by_change(&mut emotions);
-    let mut touchpoints: Vec<LabelChange> = head_labels("touchpoints")
-        .iter()
-        .map(|l| change_of("touchpoints", l))
-        .collect();
-    by_change(&mut touchpoints);
-
+    let emotions = label_changes(&w, &scored, "emotions");
+    let touchpoints = label_changes(&w, &scored, "touchpoints");
     let mut movers: Vec<Mover> = emotions
         .iter()
         .chain(&touchpoints)
         .filter(|c| c.significant)
-        .map(|c| {
-            let with: Vec<&&Post> = scored
-                .iter()
-                .filter(|p| labels_of(p, &c.head).iter().any(|l| l == &c.label))
-                .collect();
-            let mut tps: HashMap<&str, usize> = HashMap::new();
-            if c.head == "emotions" {
-                for p in &with {
-                    for t in labels_of(p, "touchpoints") {
-                        *tps.entry(t.as_str()).or_default() += 1;
-                    }
-                }
-            }
-            let mut tps: Vec<(String, f64)> = tps
-                .into_iter()
-                .map(|(t, n)| (t.to_string(), round4(n as f64 / with.len().max(1) as f64)))
-                .collect();
-            tps.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            tps.truncate(2);
-            let mut quotes: Vec<(f32, &Post)> = with
-                .iter()
-                .map(|p| {
-                    (
-                        p.classification.score(&c.head, &c.label).unwrap_or(0.0),
-                        **p,
-                    )
-                })
-                .collect();
-            quotes.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-            let slot = slots
-                .iter()
-                .position(|s| s.head == c.head && s.label == c.label);
-            Mover {
-                change: c.clone(),
-                touchpoints: tps,
-                quotes: quotes
-                    .into_iter()
-                    .take(QUOTES)
-                    .map(|(s, p)| quote(p, s))
-                    .collect(),
-                series: daily
-                    .iter()
-                    .map(|(_, a)| {
-                        let k = slot
-                            .and_then(|i| a.label_counts.get(i).copied())
-                            .unwrap_or(0);
-                        (a.scored > 0).then(|| round4(k as f64 / a.scored as f64))
-                    })
-                    .collect(),
-            }
-        })
+        .map(|c| mover(&w, &scored, c))
         .collect();
     movers.sort_by(|a, b| b.change.change.abs().total_cmp(&a.change.change.abs()));
 
-    // Sentiment.
     let sentiments: Vec<f64> = scored.iter().filter_map(|p| sentiment_of(p)).collect();
     let sentiment_index = (!sentiments.is_empty())
         .then(|| round4(sentiments.iter().sum::<f64>() / sentiments.len() as f64));
     let baseline_sentiment_index =
-        (base.scored > 0).then(|| round4(base.sentiment_sum / base.scored as f64));
-
-    // Authenticity.
-    let count_kind = |k: SignalKind| posts.iter().filter(|p| p.authenticity.has(k)).count() as u64;
-    let suspicious = posts.iter().filter(|p| p.authenticity.suspicious).count() as u64;
-    let today = index_parts(
-        posts.len() as u64,
-        suspicious,
-        posts
-            .iter()
-            .map(|p| p.authenticity.genuineness as f64)
-            .sum(),
-        count_kind(SignalKind::BrandGenuine),
-        count_kind(SignalKind::BrandFake),
-    );
-    let before = crate::query::trends::authenticity_of(&base);
-    let mut signals: Vec<SignalDay> = SignalKind::ALL
-        .iter()
-        .filter_map(|&k| {
-            let mut with: Vec<(f32, &Post)> = posts
-                .iter()
-                .filter_map(|p| {
-                    p.authenticity
-                        .signals
-                        .iter()
-                        .find(|s| s.kind == k)
-                        .map(|s| (s.score, p))
-                })
-                .collect();
-            if with.is_empty() {
-                return None;
-            }
-            with.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-            Some(SignalDay {
-                kind: k,
-                posts: with.len() as u64,
-                baseline_daily: round4(base.signal_count(k) as f64 / days),
-                examples: with.iter().take(2).map(|(s, p)| quote(p, *s)).collect(),
-            })
-        })
-        .collect();
-    signals.sort_by(|a, b| b.posts.cmp(&a.posts).then(a.kind.cmp(&b.kind)));
-    let authenticity = AuthenticityDay {
-        index: today.index,
-        baseline_index: before.index,
-        perception_balance: today.perception_balance,
-        suspicious_share: today.suspicious_share,
-        baseline_suspicious_share: before.suspicious_share,
-        signals,
-    };
+        (w.base.scored > 0).then(|| round4(w.base.sentiment_sum / w.base.scored as f64));
 
     // Phrases: distinctive against the baseline's texts.
     let baseline_posts: Vec<Post> = store
-        .scan_posts(product, base_from, from)
+        .scan_posts(product, w.base_from, w.from)
         .take(MAX_DAY_POSTS)
         .collect::<Result<_, _>>()?;
     let phrases = Phrases {
@@ -469,30 +266,270 @@ pub fn compute(
         product_name: product_name.to_string(),
         date: date.to_string(),
         timezone: tz.to_string(),
-        from: format_ms(from),
-        to: format_ms(to),
-        volume,
+        from: format_ms(w.from),
+        to: format_ms(w.to),
+        volume: volume(&w, scored.len()),
         sentiment_index,
         baseline_sentiment_index,
         emotions,
         touchpoints,
         movers,
-        authenticity,
+        authenticity: authenticity_day(&w),
         phrases,
-        segments: segments(&posts),
-        series: DailySeries {
-            dates: daily.iter().map(|(d, _)| d.to_string()).collect(),
-            volume: daily.iter().map(|(_, a)| a.count).collect(),
-            sentiment_index: daily
-                .iter()
-                .map(|(_, a)| (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)))
-                .collect(),
-            authenticity_index: daily
-                .iter()
-                .map(|(_, a)| crate::query::trends::authenticity_of(a).index)
-                .collect(),
-        },
+        segments: segments(&w.posts),
+        series: daily_series(&w.daily),
     })
+}
+
+/// What one digest reads from the store: the day's posts and the baseline's aggregates.
+struct Window {
+    from: i64,
+    to: i64,
+    base_from: i64,
+    posts: Vec<Post>,
+    /// The baseline days summed.
+    base: Aggregate,
+    base_sources: BTreeMap<String, Aggregate>,
+    /// Hourly buckets summed per local day, baseline days and the day itself, oldest first
+    /// (exact for whole-hour zone offsets).
+    daily: Vec<(NaiveDate, Aggregate)>,
+    slots: std::sync::Arc<Vec<crate::store::Slot>>,
+}
+
+impl Window {
+    fn read(store: &Store, product: &str, date: NaiveDate, tz: Tz) -> Result<Window, DigestError> {
+        let (from, to) = day_range(date, tz)?;
+        let base_from = from - BASELINE_DAYS * 86_400_000;
+        let mut posts = Vec::new();
+        for p in store.scan_posts(product, from, to).take(MAX_DAY_POSTS) {
+            posts.push(p?);
+        }
+        let mut base = Aggregate::default();
+        for (_, a) in store.aggregates(product, Granularity::Hour, base_from, from, None)? {
+            base.add(&a);
+        }
+        let base_sources =
+            store.aggregates_by_source(product, Granularity::Hour, base_from, from)?;
+        let mut daily: Vec<(NaiveDate, Aggregate)> = Vec::new();
+        let hours = store.aggregates(product, Granularity::Hour, base_from, to, None)?;
+        for back in (0..=BASELINE_DAYS).rev() {
+            let day = date - chrono::Duration::days(back);
+            let (a, b) = day_range(day, tz)?;
+            let mut sum = Aggregate::default();
+            for (_, x) in hours.iter().filter(|(t, _)| *t >= a && *t < b) {
+                sum.add(x);
+            }
+            daily.push((day, sum));
+        }
+        Ok(Window {
+            from,
+            to,
+            base_from,
+            posts,
+            base,
+            base_sources,
+            daily,
+            slots: store.slots(),
+        })
+    }
+
+    fn slot(&self, head: &str, label: &str) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.head == head && s.label == label)
+    }
+}
+
+fn volume(w: &Window, scored: usize) -> Volume {
+    let days = BASELINE_DAYS as f64;
+    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+    for p in &w.posts {
+        *by_source.entry(p.source.clone()).or_default() += 1;
+    }
+    for s in w.base_sources.keys() {
+        by_source.entry(s.clone()).or_default();
+    }
+    Volume {
+        posts: w.posts.len() as u64,
+        scored: scored as u64,
+        baseline_daily: round4(w.base.count as f64 / days),
+        by_source: by_source
+            .into_iter()
+            .map(|(source, n)| SourceVolume {
+                baseline_daily: round4(
+                    w.base_sources.get(&source).map(|a| a.count).unwrap_or(0) as f64 / days,
+                ),
+                source,
+                posts: n,
+            })
+            .collect(),
+    }
+}
+
+/// Every label of a multi-label head (but `neutral`) against the baseline's label counts,
+/// biggest change first.
+fn label_changes(w: &Window, scored: &[&Post], head: &str) -> Vec<LabelChange> {
+    let mut v: Vec<LabelChange> = w
+        .slots
+        .iter()
+        .filter(|s| s.head == head && s.label != "neutral")
+        .map(|s| label_change(w, scored, head, &s.label))
+        .collect();
+    v.sort_by(|a, b| {
+        b.change
+            .abs()
+            .total_cmp(&a.change.abs())
+            .then(a.label.cmp(&b.label))
+    });
+    v
+}
+
+fn label_change(w: &Window, scored: &[&Post], head: &str, label: &str) -> LabelChange {
+    let k1 = scored
+        .iter()
+        .filter(|p| labels_of(p, head).iter().any(|l| l == label))
+        .count() as u64;
+    let n1 = scored.len() as u64;
+    let k0 = w
+        .slot(head, label)
+        .and_then(|i| w.base.label_counts.get(i).copied())
+        .unwrap_or(0);
+    let n0 = w.base.scored;
+    let share = if n1 > 0 { k1 as f64 / n1 as f64 } else { 0.0 };
+    let baseline_share = if n0 > 0 { k0 as f64 / n0 as f64 } else { 0.0 };
+    let z = two_proportion_z(k1, n1, k0, n0);
+    LabelChange {
+        head: head.to_string(),
+        label: label.to_string(),
+        posts: k1,
+        share: round4(share),
+        baseline_share: round4(baseline_share),
+        change: round4(share - baseline_share),
+        z: round4(z),
+        significant: n1 >= MIN_DAY_POSTS
+            && n0 > 0
+            && z.abs() >= Z_CRITICAL
+            && (share - baseline_share).abs() >= MIN_SHARE_CHANGE,
+    }
+}
+
+/// A significant change with what drives it: for emotions the touchpoints most named with it,
+/// the strongest quotes, and its daily share.
+fn mover(w: &Window, scored: &[&Post], c: &LabelChange) -> Mover {
+    let with: Vec<&Post> = scored
+        .iter()
+        .copied()
+        .filter(|p| labels_of(p, &c.head).iter().any(|l| l == &c.label))
+        .collect();
+    let mut tps: HashMap<&str, usize> = HashMap::new();
+    if c.head == "emotions" {
+        for p in &with {
+            for t in labels_of(p, "touchpoints") {
+                *tps.entry(t.as_str()).or_default() += 1;
+            }
+        }
+    }
+    let mut tps: Vec<(String, f64)> = tps
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), round4(n as f64 / with.len().max(1) as f64)))
+        .collect();
+    tps.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    tps.truncate(2);
+    let mut quotes: Vec<(f32, &Post)> = with
+        .iter()
+        .map(|p| (p.classification.score(&c.head, &c.label).unwrap_or(0.0), *p))
+        .collect();
+    quotes.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    let slot = w.slot(&c.head, &c.label);
+    Mover {
+        change: c.clone(),
+        touchpoints: tps,
+        quotes: quotes
+            .into_iter()
+            .take(QUOTES)
+            .map(|(s, p)| quote(p, s))
+            .collect(),
+        series: w
+            .daily
+            .iter()
+            .map(|(_, a)| {
+                let k = slot
+                    .and_then(|i| a.label_counts.get(i).copied())
+                    .unwrap_or(0);
+                (a.scored > 0).then(|| round4(k as f64 / a.scored as f64))
+            })
+            .collect(),
+    }
+}
+
+fn authenticity_day(w: &Window) -> AuthenticityDay {
+    let posts = &w.posts;
+    let count_kind = |k: SignalKind| posts.iter().filter(|p| p.authenticity.has(k)).count() as u64;
+    let suspicious = posts.iter().filter(|p| p.authenticity.suspicious).count() as u64;
+    let today = index_parts(
+        posts.len() as u64,
+        suspicious,
+        posts
+            .iter()
+            .map(|p| p.authenticity.genuineness as f64)
+            .sum(),
+        count_kind(SignalKind::BrandGenuine),
+        count_kind(SignalKind::BrandFake),
+    );
+    let before = crate::query::trends::authenticity_of(&w.base);
+    let mut signals: Vec<SignalDay> = SignalKind::ALL
+        .iter()
+        .filter_map(|&k| signal_day(w, k))
+        .collect();
+    signals.sort_by(|a, b| b.posts.cmp(&a.posts).then(a.kind.cmp(&b.kind)));
+    AuthenticityDay {
+        index: today.index,
+        baseline_index: before.index,
+        perception_balance: today.perception_balance,
+        suspicious_share: today.suspicious_share,
+        baseline_suspicious_share: before.suspicious_share,
+        signals,
+    }
+}
+
+/// The day's posts carrying signal `k`, with the two strongest as examples; `None` when none.
+fn signal_day(w: &Window, k: SignalKind) -> Option<SignalDay> {
+    let mut with: Vec<(f32, &Post)> = w
+        .posts
+        .iter()
+        .filter_map(|p| {
+            p.authenticity
+                .signals
+                .iter()
+                .find(|s| s.kind == k)
+                .map(|s| (s.score, p))
+        })
+        .collect();
+    if with.is_empty() {
+        return None;
+    }
+    with.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    Some(SignalDay {
+        kind: k,
+        posts: with.len() as u64,
+        baseline_daily: round4(w.base.signal_count(k) as f64 / BASELINE_DAYS as f64),
+        examples: with.iter().take(2).map(|(s, p)| quote(p, *s)).collect(),
+    })
+}
+
+fn daily_series(daily: &[(NaiveDate, Aggregate)]) -> DailySeries {
+    DailySeries {
+        dates: daily.iter().map(|(d, _)| d.to_string()).collect(),
+        volume: daily.iter().map(|(_, a)| a.count).collect(),
+        sentiment_index: daily
+            .iter()
+            .map(|(_, a)| (a.scored > 0).then(|| round4(a.sentiment_sum / a.scored as f64)))
+            .collect(),
+        authenticity_index: daily
+            .iter()
+            .map(|(_, a)| crate::query::trends::authenticity_of(a).index)
+            .collect(),
+    }
 }
 
 /// Words that carry no opinion; a phrase made only of them is never reported.
