@@ -56,31 +56,28 @@ impl Metrics {
         let registry = Registry::new_custom(Some("cxpulse".into()), None)
             .expect("static registry prefix is valid");
         let c = |name: &str, help: &str, labels: &[&str]| {
-            let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(v.clone()))
-                .expect("unique metric names");
-            v
+            register(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
         };
         let h = |name: &str, help: &str, labels: &[&str]| {
-            let v = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(vec![
-                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
-                labels,
+            let opts = HistogramOpts::new(name, help).buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]);
+            register(
+                &registry,
+                HistogramVec::new(opts, labels).expect("valid metric"),
             )
-            .expect("valid metric");
-            registry
-                .register(Box::new(v.clone()))
-                .expect("unique metric names");
-            v
         };
         let g = |name: &str, help: &str| {
-            let v = IntGauge::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(v.clone()))
-                .expect("unique metric names");
-            v
+            register(&registry, IntGauge::new(name, help).expect("valid metric"))
+        };
+        let gv = |name: &str, help: &str, labels: &[&str]| {
+            register(
+                &registry,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
         };
         Metrics {
             items_fetched: c(
@@ -105,31 +102,16 @@ impl Metrics {
                 &["source", "reason"],
             ),
             source_errors: c("source_errors_total", "Failed polls", &["source", "reason"]),
-            source_backoff_seconds: {
-                let g = IntGaugeVec::new(
-                    Opts::new("source_backoff_seconds", "Current backoff of a source"),
-                    &["source"],
-                )
-                .expect("valid metric");
-                registry
-                    .register(Box::new(g.clone()))
-                    .expect("unique metric names");
-                g
-            },
-            source_last_success: {
-                let g = IntGaugeVec::new(
-                    Opts::new(
-                        "source_last_success_timestamp_seconds",
-                        "When a source last polled and stored successfully (Unix seconds): alert on its age",
-                    ),
-                    &["source"],
-                )
-                .expect("valid metric");
-                registry
-                    .register(Box::new(g.clone()))
-                    .expect("unique metric names");
-                g
-            },
+            source_backoff_seconds: gv(
+                "source_backoff_seconds",
+                "Current backoff of a source",
+                &["source"],
+            ),
+            source_last_success: gv(
+                "source_last_success_timestamp_seconds",
+                "When a source last polled and stored successfully (Unix seconds): alert on its age",
+                &["source"],
+            ),
             fetch_requests: c(
                 "fetch_requests_total",
                 "HTTP requests by the fetch layer",
@@ -168,17 +150,14 @@ impl Metrics {
                 &["product"],
             ),
             alerts: c("alerts_total", "Alerts fired", &["product", "label"]),
-            posts_expired: {
-                let v = prometheus::IntCounter::new(
+            posts_expired: register(
+                &registry,
+                prometheus::IntCounter::new(
                     "posts_expired_total",
                     "Posts deleted by retention (storage.retain_days)",
                 )
-                .expect("valid metric");
-                registry
-                    .register(Box::new(v.clone()))
-                    .expect("unique metric names");
-                v
-            },
+                .expect("valid metric"),
+            ),
             deliveries: c(
                 "deliveries_total",
                 "Delivery attempts of digests and alerts by outcome (delivered, failed, unknown: cut short by a crash, not retried)",
@@ -205,6 +184,14 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(buf).expect("prometheus text is UTF-8")
     }
+}
+
+/// Registers `m` under the daemon's registry; names are unique by construction.
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, m: M) -> M {
+    registry
+        .register(Box::new(m.clone()))
+        .expect("unique metric names");
+    m
 }
 
 impl Default for Metrics {

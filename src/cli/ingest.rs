@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 
 use crate::config::{self, Config, FileColumns, FileFormat};
+use crate::domain::RawItem;
 use crate::ingest::classifier::Classifier;
 use crate::ingest::pipeline::{CursorUpdate, Pipeline};
 use crate::metrics::Metrics;
@@ -153,31 +154,76 @@ pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError
         Err(e) => return Err(e.into()),
     };
     let pipeline = match (&store, a.dry_run) {
-        (Some(store), false) => {
-            let model = cfg.model.clone();
-            let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
-                .await
-                .context("model thread")??;
-            store.register_slots(&classifier.spec().slots())?;
-            let (c, st, m) = (cfg.clone(), store.clone(), metrics.clone());
-            Some(
-                tokio::task::spawn_blocking(move || Pipeline::new(&c, classifier, st, m))
-                    .await
-                    .context("authenticity index")??,
-            )
-        }
+        (Some(store), false) => Some(open_pipeline(&cfg, store, &metrics).await?),
         _ => None,
     };
-    let matcher = crate::sources::relevance::Matcher::new(&product.keywords, &product.exclusions);
+    let run = FetchRun {
+        product: &product,
+        store: store.as_ref(),
+        pipeline: pipeline.as_ref(),
+        matcher: crate::sources::relevance::Matcher::new(&product.keywords, &product.exclusions),
+        json: a.json,
+    };
     let mut failed = 0;
     for sc in sources {
-        let source =
-            crate::sources::build(sc, fetcher.clone(), cfg.fetch.max_items_per_fetch, &matcher);
+        let source = crate::sources::build(
+            sc,
+            fetcher.clone(),
+            cfg.fetch.max_items_per_fetch,
+            &run.matcher,
+        );
+        if !run.source(sc, source.as_ref()).await? {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} source(s) failed").into());
+    }
+    Ok(())
+}
+
+/// The model and the pipeline a real (not dry) fetch stores through.
+async fn open_pipeline(
+    cfg: &Config,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+) -> Result<Pipeline, CliError> {
+    let model = cfg.model.clone();
+    let classifier = tokio::task::spawn_blocking(move || Classifier::start(&model))
+        .await
+        .context("model thread")??;
+    store.register_slots(&classifier.spec().slots())?;
+    let (c, st, m) = (cfg.clone(), store.clone(), metrics.clone());
+    Ok(
+        tokio::task::spawn_blocking(move || Pipeline::new(&c, classifier, st, m))
+            .await
+            .context("authenticity index")??,
+    )
+}
+
+/// One `cxpulse fetch`: what every source of the product is polled with.
+struct FetchRun<'a> {
+    product: &'a crate::config::Product,
+    store: Option<&'a Store>,
+    /// `None` for a dry run: items are printed, not stored.
+    pipeline: Option<&'a Pipeline>,
+    matcher: crate::sources::relevance::Matcher,
+    json: bool,
+}
+
+impl FetchRun<'_> {
+    /// Polls one source until it has no more; `false` when a poll failed.
+    async fn source(
+        &self,
+        sc: &crate::config::SourceConfig,
+        source: &dyn crate::sources::Source,
+    ) -> Result<bool, CliError> {
         let name = sc.name().to_string();
         let mut totals = crate::ingest::pipeline::IngestReport::default();
         let mut skipped = 0;
+        let mut ok = true;
         loop {
-            let cursor = match &store {
+            let cursor = match self.store {
                 Some(s) => s.cursor(&name)?,
                 None => None,
             };
@@ -185,36 +231,14 @@ pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError
                 Ok(p) => p,
                 Err(e) => {
                     println!("{name}: error ({}): {e}", e.reason());
-                    failed += 1;
+                    ok = false;
                     break;
                 }
             };
             skipped += poll.skipped;
-            let Some(p) = &pipeline else {
+            let Some(p) = self.pipeline else {
                 for item in &poll.items {
-                    let relevant = !sc.require_keywords()
-                        || matcher.matches(&item.text)
-                        || item.title.as_deref().is_some_and(|t| matcher.matches(t));
-                    if a.json {
-                        println!(
-                            "{}",
-                            serde_json::json!({"source": name, "external_id": item.external_id, "url": item.url,
-                                   "author": item.author, "published": item.published_ms.map(crate::domain::time::format_ms),
-                                   "title": item.title, "text": item.text, "rating": item.rating,
-                                   "channel": item.channel, "relevant": relevant})
-                        );
-                    } else {
-                        let excerpt: String = item.text.chars().take(90).collect();
-                        println!(
-                            "{name}\t{}\t{}\t{}\t{}",
-                            item.published_ms
-                                .map(crate::domain::time::format_ms)
-                                .unwrap_or_else(|| "-".into()),
-                            if relevant { "relevant" } else { "irrelevant" },
-                            item.external_id,
-                            excerpt.replace(['\n', '\t'], " ")
-                        );
-                    }
+                    self.print_item(&name, sc, item);
                 }
                 totals.received += poll.items.len();
                 break;
@@ -228,7 +252,7 @@ pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError
                 });
             let r = p
                 .process(
-                    &product.id,
+                    &self.product.id,
                     &name,
                     poll.items,
                     sc.require_keywords(),
@@ -244,20 +268,46 @@ pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError
                 break;
             }
         }
-        if pipeline.is_some() {
+        if self.pipeline.is_some() {
             println!(
                 "{name}: {} fetched, {} stored, {} duplicates, {} irrelevant, {skipped} skipped",
                 totals.received, totals.stored, totals.duplicates, totals.irrelevant
             );
-        } else if !a.json {
+        } else if !self.json {
             println!(
                 "{name}: {} items (dry run: nothing stored), {skipped} skipped",
                 totals.received
             );
         }
+        Ok(ok)
     }
-    if failed > 0 {
-        return Err(anyhow!("{failed} source(s) failed").into());
+
+    /// A dry run's line (or JSON object) for one item, with whether it would be kept.
+    fn print_item(&self, name: &str, sc: &crate::config::SourceConfig, item: &RawItem) {
+        let relevant = !sc.require_keywords()
+            || self.matcher.matches(&item.text)
+            || item
+                .title
+                .as_deref()
+                .is_some_and(|t| self.matcher.matches(t));
+        let published = item.published_ms.map(crate::domain::time::format_ms);
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({"source": name, "external_id": item.external_id, "url": item.url,
+                       "author": item.author, "published": published,
+                       "title": item.title, "text": item.text, "rating": item.rating,
+                       "channel": item.channel, "relevant": relevant})
+            );
+        } else {
+            let excerpt: String = item.text.chars().take(90).collect();
+            println!(
+                "{name}\t{}\t{}\t{}\t{}",
+                published.unwrap_or_else(|| "-".into()),
+                if relevant { "relevant" } else { "irrelevant" },
+                item.external_id,
+                excerpt.replace(['\n', '\t'], " ")
+            );
+        }
     }
-    Ok(())
 }

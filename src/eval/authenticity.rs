@@ -541,192 +541,31 @@ pub fn build_stream(
     bought: &[String],
     seed: u64,
 ) -> (Vec<StreamPost>, StreamShape) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut posts = Vec::new();
-    let mut n = 0usize;
-    let mut next_id = |truth: Truth| {
-        n += 1;
-        format!("{}-{n}", truth.tag())
-    };
-    let product_for = |o: Origin, rng: &mut StdRng| match o {
-        Origin::OpSpam { .. } => "hotels",
-        _ => *PRODUCTS[..3].choose(rng).expect("three products"),
-    };
-    let item = |id: String, text: String, author: String, ts: i64, rating: f32| RawItem {
-        external_id: id,
-        url: None,
-        author: Some(author),
-        published_ms: Some(ts),
-        title: None,
-        text,
-        rating: Some(rating),
-        channel: None,
+    let mut b = StreamBuilder {
+        rng: StdRng::seed_from_u64(seed),
+        posts: Vec::new(),
+        n: 0,
+        genuine,
     };
     // Texts are used once: the pools are shuffled and consumed.
     let mut pool: Vec<usize> = (0..genuine.len()).collect();
-    pool.shuffle(&mut rng);
+    pool.shuffle(&mut b.rng);
     let reserve_incentive = 48.min(pool.len() / 10);
     let reserve_flood = 30.min(pool.len() / 10);
     let incentive_pool: Vec<usize> = pool.split_off(pool.len() - reserve_incentive);
     let flood_pool: Vec<usize> = pool.split_off(pool.len() - reserve_flood);
 
-    // Background: uniform over the period; 3% of authors post twice (repeat customers).
-    let mut authors: Vec<String> = Vec::new();
-    for &i in &pool {
-        let (text, origin, c) = &genuine[i];
-        let author = if !authors.is_empty() && rng.random_bool(0.03) {
-            authors.swap_remove(rng.random_range(0..authors.len()))
-        } else {
-            let a = format!("user{}", rng.random::<u32>());
-            authors.push(a.clone());
-            a
-        };
-        let ts = STREAM_START_MS + rng.random_range(0..STREAM_DAYS * DAY);
-        posts.push(StreamPost {
-            product: product_for(*origin, &mut rng).to_string(),
-            source: SOURCES.choose(&mut rng).expect("sources").to_string(),
-            item: item(
-                next_id(Truth::Background),
-                text.clone(),
-                author,
-                ts,
-                rating_from(c, &mut rng),
-            ),
-            truth: Truth::Background,
-            heldout: *origin == Origin::SalminenHeldout,
-        });
-    }
-    let background = posts.len();
-
-    // Copy-paste campaigns: 5–12 near-copies each, over 6–72 hours, a quarter across two products.
+    b.background(&pool);
+    let background = b.posts.len();
     let mut bought_pool: Vec<&String> = bought.iter().collect();
-    bought_pool.shuffle(&mut rng);
-    let (mut copy_posts, mut cross) = (0, 0);
+    bought_pool.shuffle(&mut b.rng);
     let campaigns = 24;
-    for c in 0..campaigns {
-        let product = *PRODUCTS.choose(&mut rng).expect("products");
-        let seed_text = if product == "hotels" {
-            bought_pool.pop().cloned().unwrap_or_default()
-        } else {
-            PROMO.choose(&mut rng).expect("promo").to_string()
-        };
-        let other = if rng.random_bool(0.25) {
-            cross += 1;
-            Some(
-                *PRODUCTS
-                    .iter()
-                    .filter(|p| **p != product)
-                    .collect::<Vec<_>>()
-                    .choose(&mut rng)
-                    .expect("other"),
-            )
-        } else {
-            None
-        };
-        let size = rng.random_range(5..=12);
-        let start = STREAM_START_MS + rng.random_range(7 * DAY..(STREAM_DAYS - 4) * DAY);
-        let span = rng.random_range(6..=72) * HOUR;
-        for k in 0..size {
-            let p = match other {
-                Some(o) if k % 2 == 1 => o.to_string(),
-                _ => product.to_string(),
-            };
-            posts.push(StreamPost {
-                product: p,
-                source: SOURCES.choose(&mut rng).expect("sources").to_string(),
-                item: item(
-                    next_id(Truth::Copy(c)),
-                    paraphrase(&seed_text, &mut rng),
-                    format!("buyer{}", rng.random::<u32>()),
-                    start + rng.random_range(0..span),
-                    1.0,
-                ),
-                truth: Truth::Copy(c),
-                heldout: false,
-            });
-            copy_posts += 1;
-        }
-    }
-
-    // Bursts of bought 5★ reviews: 15–30 distinct texts in 2–6 hours on one product and source.
-    let (bursts, mut burst_posts) = (8, 0);
-    for b in 0..bursts {
-        let product = *PRODUCTS.choose(&mut rng).expect("products");
-        let source = *SOURCES.choose(&mut rng).expect("sources");
-        let start = STREAM_START_MS + rng.random_range(10 * DAY..(STREAM_DAYS - 1) * DAY);
-        let span = rng.random_range(2..=6) * HOUR;
-        for _ in 0..rng.random_range(15..=30) {
-            let Some(text) = bought_pool.pop() else { break };
-            posts.push(StreamPost {
-                product: product.to_string(),
-                source: source.to_string(),
-                item: item(
-                    next_id(Truth::Burst(b)),
-                    text.clone(),
-                    format!("buyer{}", rng.random::<u32>()),
-                    start + rng.random_range(0..span),
-                    1.0,
-                ),
-                truth: Truth::Burst(b),
-                heldout: false,
-            });
-            burst_posts += 1;
-        }
-    }
-
-    // Incentivised reviews: ordinary texts with a disclosure at the start or the end.
-    for &i in &incentive_pool {
-        let (text, origin, c) = &genuine[i];
-        let d = DISCLOSURES.choose(&mut rng).expect("disclosures");
-        let text = if rng.random_bool(0.5) {
-            format!("{d} {text}")
-        } else {
-            format!("{text} {d}")
-        };
-        posts.push(StreamPost {
-            product: product_for(*origin, &mut rng).to_string(),
-            source: SOURCES.choose(&mut rng).expect("sources").to_string(),
-            item: item(
-                next_id(Truth::Incentive),
-                text,
-                format!("user{}", rng.random::<u32>()),
-                STREAM_START_MS + rng.random_range(0..STREAM_DAYS * DAY),
-                rating_from(c, &mut rng),
-            ),
-            truth: Truth::Incentive,
-            heldout: false,
-        });
-    }
-
-    // Author floods: one account on one site, 4–6 different reviews within three days, across
-    // products (an account name means one person only within its site).
-    let mut floods = 0;
-    let mut flood_posts = 0;
-    let mut fp = flood_pool.into_iter();
-    'outer: for a in 0..6 {
-        let author = format!("flooder{a}");
-        let source = *SOURCES.choose(&mut rng).expect("sources");
-        let start = STREAM_START_MS + rng.random_range(5 * DAY..(STREAM_DAYS - 4) * DAY);
-        floods += 1;
-        for _ in 0..rng.random_range(4..=6) {
-            let Some(i) = fp.next() else { break 'outer };
-            let (text, _, c) = &genuine[i];
-            posts.push(StreamPost {
-                product: PRODUCTS.choose(&mut rng).expect("products").to_string(),
-                source: source.to_string(),
-                item: item(
-                    next_id(Truth::AuthorFlood(a)),
-                    text.clone(),
-                    author.clone(),
-                    start + rng.random_range(0..3 * DAY),
-                    rating_from(c, &mut rng),
-                ),
-                truth: Truth::AuthorFlood(a),
-                heldout: false,
-            });
-            flood_posts += 1;
-        }
-    }
+    let (copy_posts, cross) = b.copy_campaigns(&mut bought_pool, campaigns);
+    let bursts = 8;
+    let burst_posts = b.bursts(&mut bought_pool, bursts);
+    b.incentivised(&incentive_pool);
+    let (floods, flood_posts) = b.author_floods(flood_pool);
+    let mut posts = b.posts;
     posts.sort_by_key(|p| p.item.published_ms);
     let shape = StreamShape {
         background,
@@ -740,6 +579,229 @@ pub fn build_stream(
         author_flood_posts: flood_posts,
     };
     (posts, shape)
+}
+
+/// The stream as it is built: one seeded generator drawn from in a fixed order, so a seed
+/// always gives the same stream.
+struct StreamBuilder<'a> {
+    rng: StdRng,
+    posts: Vec<StreamPost>,
+    /// Posts made so far: the ids' running number.
+    n: usize,
+    genuine: &'a [(String, Origin, Classification)],
+}
+
+fn raw_item(id: String, text: String, author: String, ts: i64, rating: f32) -> RawItem {
+    RawItem {
+        external_id: id,
+        url: None,
+        author: Some(author),
+        published_ms: Some(ts),
+        title: None,
+        text,
+        rating: Some(rating),
+        channel: None,
+    }
+}
+
+impl StreamBuilder<'_> {
+    fn next_id(&mut self, truth: Truth) -> String {
+        self.n += 1;
+        format!("{}-{}", truth.tag(), self.n)
+    }
+
+    fn product_for(&mut self, o: Origin) -> &'static str {
+        match o {
+            Origin::OpSpam { .. } => "hotels",
+            _ => PRODUCTS[..3].choose(&mut self.rng).expect("three products"),
+        }
+    }
+
+    fn source(&mut self) -> String {
+        SOURCES.choose(&mut self.rng).expect("sources").to_string()
+    }
+
+    /// Background: uniform over the period; 3% of authors post twice (repeat customers).
+    fn background(&mut self, pool: &[usize]) {
+        let mut authors: Vec<String> = Vec::new();
+        for &i in pool {
+            let (text, origin, c) = &self.genuine[i];
+            let author = if !authors.is_empty() && self.rng.random_bool(0.03) {
+                authors.swap_remove(self.rng.random_range(0..authors.len()))
+            } else {
+                let a = format!("user{}", self.rng.random::<u32>());
+                authors.push(a.clone());
+                a
+            };
+            let ts = STREAM_START_MS + self.rng.random_range(0..STREAM_DAYS * DAY);
+            let post = StreamPost {
+                product: self.product_for(*origin).to_string(),
+                source: self.source(),
+                item: raw_item(
+                    self.next_id(Truth::Background),
+                    text.clone(),
+                    author,
+                    ts,
+                    rating_from(c, &mut self.rng),
+                ),
+                truth: Truth::Background,
+                heldout: *origin == Origin::SalminenHeldout,
+            };
+            self.posts.push(post);
+        }
+    }
+
+    /// Copy-paste campaigns: 5–12 near-copies each, over 6–72 hours, a quarter across two
+    /// products. Returns the posts made and the cross-product campaigns.
+    fn copy_campaigns(
+        &mut self,
+        bought_pool: &mut Vec<&String>,
+        campaigns: usize,
+    ) -> (usize, usize) {
+        let (mut copy_posts, mut cross) = (0, 0);
+        for c in 0..campaigns {
+            let product = *PRODUCTS.choose(&mut self.rng).expect("products");
+            let seed_text = if product == "hotels" {
+                bought_pool.pop().cloned().unwrap_or_default()
+            } else {
+                PROMO.choose(&mut self.rng).expect("promo").to_string()
+            };
+            let other = if self.rng.random_bool(0.25) {
+                cross += 1;
+                Some(
+                    *PRODUCTS
+                        .iter()
+                        .filter(|p| **p != product)
+                        .collect::<Vec<_>>()
+                        .choose(&mut self.rng)
+                        .expect("other"),
+                )
+            } else {
+                None
+            };
+            let size = self.rng.random_range(5..=12);
+            let start = STREAM_START_MS + self.rng.random_range(7 * DAY..(STREAM_DAYS - 4) * DAY);
+            let span = self.rng.random_range(6..=72) * HOUR;
+            for k in 0..size {
+                let p = match other {
+                    Some(o) if k % 2 == 1 => o.to_string(),
+                    _ => product.to_string(),
+                };
+                let post = StreamPost {
+                    product: p,
+                    source: self.source(),
+                    item: raw_item(
+                        self.next_id(Truth::Copy(c)),
+                        paraphrase(&seed_text, &mut self.rng),
+                        format!("buyer{}", self.rng.random::<u32>()),
+                        start + self.rng.random_range(0..span),
+                        1.0,
+                    ),
+                    truth: Truth::Copy(c),
+                    heldout: false,
+                };
+                self.posts.push(post);
+                copy_posts += 1;
+            }
+        }
+        (copy_posts, cross)
+    }
+
+    /// Bursts of bought 5★ reviews: 15–30 distinct texts in 2–6 hours on one product and
+    /// source. Returns the posts made.
+    fn bursts(&mut self, bought_pool: &mut Vec<&String>, bursts: usize) -> usize {
+        let mut burst_posts = 0;
+        for b in 0..bursts {
+            let product = *PRODUCTS.choose(&mut self.rng).expect("products");
+            let source = *SOURCES.choose(&mut self.rng).expect("sources");
+            let start = STREAM_START_MS + self.rng.random_range(10 * DAY..(STREAM_DAYS - 1) * DAY);
+            let span = self.rng.random_range(2..=6) * HOUR;
+            for _ in 0..self.rng.random_range(15..=30) {
+                let Some(text) = bought_pool.pop() else { break };
+                let post = StreamPost {
+                    product: product.to_string(),
+                    source: source.to_string(),
+                    item: raw_item(
+                        self.next_id(Truth::Burst(b)),
+                        text.clone(),
+                        format!("buyer{}", self.rng.random::<u32>()),
+                        start + self.rng.random_range(0..span),
+                        1.0,
+                    ),
+                    truth: Truth::Burst(b),
+                    heldout: false,
+                };
+                self.posts.push(post);
+                burst_posts += 1;
+            }
+        }
+        burst_posts
+    }
+
+    /// Incentivised reviews: ordinary texts with a disclosure at the start or the end.
+    fn incentivised(&mut self, pool: &[usize]) {
+        for &i in pool {
+            let (text, origin, c) = &self.genuine[i];
+            let d = DISCLOSURES.choose(&mut self.rng).expect("disclosures");
+            let text = if self.rng.random_bool(0.5) {
+                format!("{d} {text}")
+            } else {
+                format!("{text} {d}")
+            };
+            let post = StreamPost {
+                product: self.product_for(*origin).to_string(),
+                source: self.source(),
+                item: raw_item(
+                    self.next_id(Truth::Incentive),
+                    text,
+                    format!("user{}", self.rng.random::<u32>()),
+                    STREAM_START_MS + self.rng.random_range(0..STREAM_DAYS * DAY),
+                    rating_from(c, &mut self.rng),
+                ),
+                truth: Truth::Incentive,
+                heldout: false,
+            };
+            self.posts.push(post);
+        }
+    }
+
+    /// Author floods: one account on one site, 4–6 different reviews within three days, across
+    /// products (an account name means one person only within its site). Returns the floods
+    /// and their posts.
+    fn author_floods(&mut self, pool: Vec<usize>) -> (usize, usize) {
+        let mut floods = 0;
+        let mut flood_posts = 0;
+        let mut fp = pool.into_iter();
+        'outer: for a in 0..6 {
+            let author = format!("flooder{a}");
+            let source = *SOURCES.choose(&mut self.rng).expect("sources");
+            let start = STREAM_START_MS + self.rng.random_range(5 * DAY..(STREAM_DAYS - 4) * DAY);
+            floods += 1;
+            for _ in 0..self.rng.random_range(4..=6) {
+                let Some(i) = fp.next() else { break 'outer };
+                let (text, _, c) = &self.genuine[i];
+                let post = StreamPost {
+                    product: PRODUCTS
+                        .choose(&mut self.rng)
+                        .expect("products")
+                        .to_string(),
+                    source: source.to_string(),
+                    item: raw_item(
+                        self.next_id(Truth::AuthorFlood(a)),
+                        text.clone(),
+                        author.clone(),
+                        start + self.rng.random_range(0..3 * DAY),
+                        rating_from(c, &mut self.rng),
+                    ),
+                    truth: Truth::AuthorFlood(a),
+                    heldout: false,
+                };
+                self.posts.push(post);
+                flood_posts += 1;
+            }
+        }
+        (floods, flood_posts)
+    }
 }
 
 /// Feeds the stream through `pipeline` in time order, one batch per run of posts of the same
@@ -801,103 +863,26 @@ pub struct StreamReport {
     pub background_p98: BTreeMap<String, f64>,
 }
 
+/// One stream post as stored: its truth, whether its text is held out, and what the detector
+/// said.
+type Stored = (Truth, bool, Authenticity);
+
 /// Reads every stream post back from the store and scores each signal against the truth.
 pub fn score_stream(
     store: &Store,
     posts: &[StreamPost],
     shape: StreamShape,
 ) -> Result<StreamReport, AuthEvalError> {
-    let heldout: std::collections::HashSet<&str> = posts
-        .iter()
-        .filter(|p| p.heldout)
-        .map(|p| p.item.external_id.as_str())
-        .collect();
-    let mut stored: Vec<(Truth, bool, crate::domain::Authenticity)> = Vec::new();
-    let mut head_scores: BTreeMap<String, Vec<f32>> = BTreeMap::new();
-    for product in PRODUCTS {
-        for p in store.scan_posts(product, i64::MIN, i64::MAX) {
-            let p = p?;
-            if let Some(t) = Truth::of_external_id(&p.external_id) {
-                if t == Truth::Background {
-                    let c = &p.classification;
-                    for (name, head, label) in [
-                        (
-                            "machine_generated",
-                            "machine_generated",
-                            "machine_generated",
-                        ),
-                        ("deceptive", "deceptive", "deceptive"),
-                        ("brand_genuine", "brand_authenticity", "genuine"),
-                        ("brand_fake", "brand_authenticity", "fake"),
-                    ] {
-                        if let Some(s) = c.score(head, label) {
-                            head_scores.entry(name.to_string()).or_default().push(s);
-                        }
-                    }
-                }
-                stored.push((t, heldout.contains(p.external_id.as_str()), p.authenticity));
-            }
-        }
-    }
-    let detect = |kind: SignalKind, is: &dyn Fn(Truth) -> bool| {
-        let injected = stored.iter().filter(|(t, _, _)| is(*t)).count();
-        let flagged = stored.iter().filter(|(_, _, a)| a.has(kind)).count();
-        let tp = stored
-            .iter()
-            .filter(|(t, _, a)| is(*t) && a.has(kind))
-            .count();
-        Detection {
-            injected,
-            flagged,
-            true_positives: tp,
-            precision: round4(tp as f64 / flagged.max(1) as f64),
-            recall: round4(tp as f64 / injected.max(1) as f64),
-        }
-    };
-    let mut per_campaign: HashMap<usize, (usize, usize)> = HashMap::new();
-    for (t, _, a) in &stored {
-        if let Truth::Copy(c) = t {
-            let e = per_campaign.entry(*c).or_default();
-            e.0 += 1;
-            e.1 += a.has(SignalKind::CopyPaste) as usize;
-        }
-    }
-    let detected = per_campaign.values().filter(|(n, f)| 2 * f >= *n).count();
-    let mut per_burst: HashMap<usize, (usize, usize)> = HashMap::new();
-    for (t, _, a) in &stored {
-        if let Truth::Burst(b) = t {
-            let e = per_burst.entry(*b).or_default();
-            e.0 += 1;
-            e.1 += a.has(SignalKind::Burst) as usize;
-        }
-    }
-    for (b, (n, f)) in &per_burst {
-        if 2 * f < *n {
-            let first = posts.iter().find(|p| p.truth == Truth::Burst(*b));
-            if let Some(p) = first {
-                eprintln!(
-                    "burst {b} missed: {f}/{n} flagged ({} / {}, from {})",
-                    p.product,
-                    p.source,
-                    crate::domain::time::format_ms(p.item.published_ms.unwrap_or(0))
-                );
-            }
-        }
-    }
-    let bursts_detected = per_burst.values().filter(|(n, f)| 2 * f >= *n).count();
-    let rate = |filter: &dyn Fn(&(Truth, bool, Authenticity)) -> bool| {
-        let bg: Vec<_> = stored.iter().filter(|x| filter(x)).collect();
-        SignalKind::ALL
-            .iter()
-            .map(|k| {
-                let n = bg.iter().filter(|(_, _, a)| a.has(*k)).count();
-                (
-                    k.name().to_string(),
-                    round4(n as f64 / bg.len().max(1) as f64),
-                )
-            })
-            .collect::<BTreeMap<_, _>>()
-    };
+    let (stored, head_scores) = read_stream(store, posts)?;
+    let (detected, campaigns) = groups_detected(&stored, SignalKind::CopyPaste, |t| match t {
+        Truth::Copy(c) => Some(c),
+        _ => None,
+    });
+    let (bursts_detected, bursts) = groups_detected(&stored, SignalKind::Burst, |t| match t {
+        Truth::Burst(b) => Some(b),
+        _ => None,
+    });
+    report_missed_bursts(&stored, posts);
     let mut suspicious_share = BTreeMap::new();
     for class in [
         "background",
@@ -914,19 +899,23 @@ pub fn score_stream(
         suspicious_share.insert(class.to_string(), round4(s as f64 / of.len().max(1) as f64));
     }
     Ok(StreamReport {
-        copy_paste: detect(SignalKind::CopyPaste, &|t| matches!(t, Truth::Copy(_))),
-        copy_campaigns_detected: format!("{detected}/{}", per_campaign.len()),
-        bursts_detected: format!("{bursts_detected}/{}", per_burst.len()),
-        burst: detect(SignalKind::Burst, &|t| matches!(t, Truth::Burst(_))),
-        burst_any_campaign: detect(SignalKind::Burst, &|t| {
+        copy_paste: detect(&stored, SignalKind::CopyPaste, &|t| {
+            matches!(t, Truth::Copy(_))
+        }),
+        copy_campaigns_detected: format!("{detected}/{campaigns}"),
+        bursts_detected: format!("{bursts_detected}/{bursts}"),
+        burst: detect(&stored, SignalKind::Burst, &|t| {
+            matches!(t, Truth::Burst(_))
+        }),
+        burst_any_campaign: detect(&stored, SignalKind::Burst, &|t| {
             t != Truth::Background && t != Truth::Incentive
         }),
-        incentive: detect(SignalKind::Incentive, &|t| t == Truth::Incentive),
-        author_pattern: detect(SignalKind::AuthorPattern, &|t| {
+        incentive: detect(&stored, SignalKind::Incentive, &|t| t == Truth::Incentive),
+        author_pattern: detect(&stored, SignalKind::AuthorPattern, &|t| {
             matches!(t, Truth::AuthorFlood(_))
         }),
-        background_fire_rate: rate(&|x| x.0 == Truth::Background),
-        heldout_background_fire_rate: rate(&|x| x.0 == Truth::Background && x.1)
+        background_fire_rate: fire_rate(&stored, &|x| x.0 == Truth::Background),
+        heldout_background_fire_rate: fire_rate(&stored, &|x| x.0 == Truth::Background && x.1)
             .into_iter()
             .filter(|(k, _)| k == "machine_generated" || k == "deceptive")
             .collect(),
@@ -941,6 +930,128 @@ pub fn score_stream(
             .collect(),
         shape,
     })
+}
+
+/// The stream's posts as stored, and the background posts' head scores by signal name.
+#[allow(clippy::type_complexity)]
+fn read_stream(
+    store: &Store,
+    posts: &[StreamPost],
+) -> Result<(Vec<Stored>, BTreeMap<String, Vec<f32>>), AuthEvalError> {
+    let heldout: std::collections::HashSet<&str> = posts
+        .iter()
+        .filter(|p| p.heldout)
+        .map(|p| p.item.external_id.as_str())
+        .collect();
+    let mut stored: Vec<Stored> = Vec::new();
+    let mut head_scores: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    for product in PRODUCTS {
+        for p in store.scan_posts(product, i64::MIN, i64::MAX) {
+            let p = p?;
+            let Some(t) = Truth::of_external_id(&p.external_id) else {
+                continue;
+            };
+            if t == Truth::Background {
+                let c = &p.classification;
+                for (name, head, label) in [
+                    (
+                        "machine_generated",
+                        "machine_generated",
+                        "machine_generated",
+                    ),
+                    ("deceptive", "deceptive", "deceptive"),
+                    ("brand_genuine", "brand_authenticity", "genuine"),
+                    ("brand_fake", "brand_authenticity", "fake"),
+                ] {
+                    if let Some(s) = c.score(head, label) {
+                        head_scores.entry(name.to_string()).or_default().push(s);
+                    }
+                }
+            }
+            stored.push((t, heldout.contains(p.external_id.as_str()), p.authenticity));
+        }
+    }
+    Ok((stored, head_scores))
+}
+
+fn detect(stored: &[Stored], kind: SignalKind, is: &dyn Fn(Truth) -> bool) -> Detection {
+    let injected = stored.iter().filter(|(t, _, _)| is(*t)).count();
+    let flagged = stored.iter().filter(|(_, _, a)| a.has(kind)).count();
+    let tp = stored
+        .iter()
+        .filter(|(t, _, a)| is(*t) && a.has(kind))
+        .count();
+    Detection {
+        injected,
+        flagged,
+        true_positives: tp,
+        precision: round4(tp as f64 / flagged.max(1) as f64),
+        recall: round4(tp as f64 / injected.max(1) as f64),
+    }
+}
+
+/// Per injected group (a campaign, a burst): its posts and how many carry `kind`.
+fn per_group(
+    stored: &[Stored],
+    kind: SignalKind,
+    group_of: impl Fn(Truth) -> Option<usize>,
+) -> HashMap<usize, (usize, usize)> {
+    let mut groups: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (t, _, a) in stored {
+        if let Some(g) = group_of(*t) {
+            let e = groups.entry(g).or_default();
+            e.0 += 1;
+            e.1 += a.has(kind) as usize;
+        }
+    }
+    groups
+}
+
+/// Groups of which at least half the posts carry `kind`, and all groups.
+fn groups_detected(
+    stored: &[Stored],
+    kind: SignalKind,
+    group_of: impl Fn(Truth) -> Option<usize>,
+) -> (usize, usize) {
+    let groups = per_group(stored, kind, group_of);
+    let detected = groups.values().filter(|(n, f)| 2 * f >= *n).count();
+    (detected, groups.len())
+}
+
+/// Says on stderr which bursts were missed, where and when: what to look at when tuning.
+fn report_missed_bursts(stored: &[Stored], posts: &[StreamPost]) {
+    let per_burst = per_group(stored, SignalKind::Burst, |t| match t {
+        Truth::Burst(b) => Some(b),
+        _ => None,
+    });
+    for (b, (n, f)) in &per_burst {
+        if 2 * f < *n {
+            let first = posts.iter().find(|p| p.truth == Truth::Burst(*b));
+            if let Some(p) = first {
+                eprintln!(
+                    "burst {b} missed: {f}/{n} flagged ({} / {}, from {})",
+                    p.product,
+                    p.source,
+                    crate::domain::time::format_ms(p.item.published_ms.unwrap_or(0))
+                );
+            }
+        }
+    }
+}
+
+/// Share of the posts passing `filter` that carry each signal.
+fn fire_rate(stored: &[Stored], filter: &dyn Fn(&Stored) -> bool) -> BTreeMap<String, f64> {
+    let bg: Vec<_> = stored.iter().filter(|x| filter(x)).collect();
+    SignalKind::ALL
+        .iter()
+        .map(|k| {
+            let n = bg.iter().filter(|(_, _, a)| a.has(*k)).count();
+            (
+                k.name().to_string(),
+                round4(n as f64 / bg.len().max(1) as f64),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::domain::num::round4;
 use crate::domain::{Classification, HeadResult};
-use crate::ingest::classifier::{Classifier, ClassifierError, HeadKind, ModelSpec};
+use crate::ingest::classifier::{Classifier, ClassifierError, HeadKind, HeadSpec, ModelSpec};
 
 #[derive(Debug, Error)]
 pub enum EvalError {
@@ -173,63 +173,22 @@ pub async fn evaluate(
         results.extend(classifier.classify_all(texts).await?);
         progress(results.len());
     }
-    let scores_of = |c: &Classification| -> Vec<f32> {
-        match c.heads.get(&head.name) {
-            Some(HeadResult::Labels { scores, .. }) => head
-                .labels
-                .iter()
-                .map(|l| scores.get(l).copied().unwrap_or(0.0))
-                .collect(),
-            Some(HeadResult::Score { score }) => vec![*score],
-            None => vec![0.0; head.labels.len()],
-        }
-    };
+    let scored: Vec<(&Example, Vec<f32>)> = examples
+        .iter()
+        .zip(&results)
+        .map(|(e, c)| (e, scores_of(&head, c)))
+        .collect();
     match (&task.group, head.kind) {
-        (Some(g), _) => {
-            let groups = head
-                .groups
-                .get(g)
-                .ok_or_else(|| EvalError::UnknownGroup(head.name.clone(), g.clone()))?;
-            let thresholds = head.group_thresholds.get(g);
-            let names: Vec<String> = groups.keys().cloned().collect();
-            let idx = |l: &String| head.labels.iter().position(|x| x == l);
-            let mut gold = Vec::new();
-            let mut pred = Vec::new();
-            for (e, c) in examples.iter().zip(&results) {
-                let s = scores_of(c);
-                let mut gp = Vec::new();
-                let mut gg = Vec::new();
-                for name in &names {
-                    let members = &groups[name];
-                    let score = members
-                        .iter()
-                        .filter_map(idx)
-                        .map(|i| s[i])
-                        .fold(0.0f32, f32::max);
-                    let t = thresholds.and_then(|t| t.get(name)).copied().unwrap_or(0.5);
-                    gp.push(score >= t);
-                    gg.push(e.labels.iter().any(|l| members.contains(l)));
-                }
-                gold.push(gg);
-                pred.push(gp);
-            }
-            Ok(multi_label_report(
-                &format!("{}.{g}", head.name),
-                names,
-                &gold,
-                &pred,
-            ))
-        }
+        (Some(g), _) => group_report(&head, g, &scored),
         (None, HeadKind::MultiLabel) => {
-            let gold: Vec<Vec<bool>> = examples
+            let gold: Vec<Vec<bool>> = scored
                 .iter()
-                .map(|e| head.labels.iter().map(|l| e.labels.contains(l)).collect())
+                .map(|(e, _)| head.labels.iter().map(|l| e.labels.contains(l)).collect())
                 .collect();
-            let pred: Vec<Vec<bool>> = results
+            let pred: Vec<Vec<bool>> = scored
                 .iter()
-                .map(|c| {
-                    scores_of(c)
-                        .iter()
+                .map(|(_, s)| {
+                    s.iter()
                         .zip(&head.thresholds)
                         .map(|(s, t)| s >= t)
                         .collect()
@@ -242,54 +201,111 @@ pub async fn evaluate(
                 &pred,
             ))
         }
-        (None, HeadKind::SingleLabel) => {
-            let k = head.labels.len();
-            let mut confusion = vec![vec![0u64; k]; k];
-            for (e, c) in examples.iter().zip(&results) {
-                let gold = e
-                    .labels
-                    .first()
-                    .and_then(|l| head.labels.iter().position(|x| x == l));
-                let Some(g) = gold else { continue };
-                confusion[g][crate::ingest::classifier::argmax(&scores_of(c))] += 1;
-            }
-            let n: u64 = confusion.iter().flatten().sum();
-            let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
-            let mut per = BTreeMap::new();
-            for (i, l) in head.labels.iter().enumerate() {
-                let tp = confusion[i][i];
-                let fp: u64 = (0..k).filter(|&r| r != i).map(|r| confusion[r][i]).sum();
-                let fn_: u64 = (0..k).filter(|&c| c != i).map(|c| confusion[i][c]).sum();
-                per.insert(l.clone(), round4(f1(tp, fp, fn_)));
-            }
-            let macro_f1 = per.values().sum::<f64>() / k as f64;
-            Ok(Report {
-                task: head.name.clone(),
-                n: n as usize,
-                macro_f1: round4(macro_f1),
-                accuracy: Some(round4(correct as f64 / n.max(1) as f64)),
-                per_label_f1: per,
-                confusion: Some(confusion),
-                labels: head.labels.clone(),
-            })
-        }
+        (None, HeadKind::SingleLabel) => Ok(single_label_report(&head, &scored)),
         (None, HeadKind::Score) => {
             let t = head.thresholds.first().copied().unwrap_or(0.5);
-            let gold: Vec<Vec<bool>> = examples
+            let gold: Vec<Vec<bool>> = scored
                 .iter()
-                .map(|e| {
+                .map(|(e, _)| {
                     vec![e
                         .labels
                         .first()
                         .is_some_and(|l| l == "1" || l == &head.name)]
                 })
                 .collect();
-            let pred: Vec<Vec<bool>> = results.iter().map(|c| vec![scores_of(c)[0] >= t]).collect();
+            let pred: Vec<Vec<bool>> = scored.iter().map(|(_, s)| vec![s[0] >= t]).collect();
             let mut r = multi_label_report(&head.name, vec![head.name.clone()], &gold, &pred);
             let correct = gold.iter().zip(&pred).filter(|(g, p)| g[0] == p[0]).count();
             r.accuracy = Some(round4(correct as f64 / gold.len().max(1) as f64));
             Ok(r)
         }
+    }
+}
+
+/// The head's probability for each of its labels (one for a score head).
+fn scores_of(head: &HeadSpec, c: &Classification) -> Vec<f32> {
+    match c.heads.get(&head.name) {
+        Some(HeadResult::Labels { scores, .. }) => head
+            .labels
+            .iter()
+            .map(|l| scores.get(l).copied().unwrap_or(0.0))
+            .collect(),
+        Some(HeadResult::Score { score }) => vec![*score],
+        None => vec![0.0; head.labels.len()],
+    }
+}
+
+/// A label group (e.g. Ekman's six): a group is predicted when its best member is over the
+/// group's threshold, and true when the example has any member.
+fn group_report(
+    head: &HeadSpec,
+    g: &str,
+    scored: &[(&Example, Vec<f32>)],
+) -> Result<Report, EvalError> {
+    let groups = head
+        .groups
+        .get(g)
+        .ok_or_else(|| EvalError::UnknownGroup(head.name.clone(), g.to_string()))?;
+    let thresholds = head.group_thresholds.get(g);
+    let names: Vec<String> = groups.keys().cloned().collect();
+    let idx = |l: &String| head.labels.iter().position(|x| x == l);
+    let mut gold = Vec::new();
+    let mut pred = Vec::new();
+    for (e, s) in scored {
+        let mut gp = Vec::new();
+        let mut gg = Vec::new();
+        for name in &names {
+            let members = &groups[name];
+            let score = members
+                .iter()
+                .filter_map(idx)
+                .map(|i| s[i])
+                .fold(0.0f32, f32::max);
+            let t = thresholds.and_then(|t| t.get(name)).copied().unwrap_or(0.5);
+            gp.push(score >= t);
+            gg.push(e.labels.iter().any(|l| members.contains(l)));
+        }
+        gold.push(gg);
+        pred.push(gp);
+    }
+    Ok(multi_label_report(
+        &format!("{}.{g}", head.name),
+        names,
+        &gold,
+        &pred,
+    ))
+}
+
+/// Accuracy, per-label F1 and the confusion matrix of a softmax head.
+fn single_label_report(head: &HeadSpec, scored: &[(&Example, Vec<f32>)]) -> Report {
+    let k = head.labels.len();
+    let mut confusion = vec![vec![0u64; k]; k];
+    for (e, s) in scored {
+        let gold = e
+            .labels
+            .first()
+            .and_then(|l| head.labels.iter().position(|x| x == l));
+        let Some(g) = gold else { continue };
+        confusion[g][crate::ingest::classifier::argmax(s)] += 1;
+    }
+    let n: u64 = confusion.iter().flatten().sum();
+    let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
+    let mut per = BTreeMap::new();
+    for (i, l) in head.labels.iter().enumerate() {
+        let tp = confusion[i][i];
+        let fp: u64 = (0..k).filter(|&r| r != i).map(|r| confusion[r][i]).sum();
+        let fn_: u64 = (0..k).filter(|&c| c != i).map(|c| confusion[i][c]).sum();
+        per.insert(l.clone(), round4(f1(tp, fp, fn_)));
+    }
+    let macro_f1 = per.values().sum::<f64>() / k as f64;
+    Report {
+        task: head.name.clone(),
+        n: n as usize,
+        macro_f1: round4(macro_f1),
+        accuracy: Some(round4(correct as f64 / n.max(1) as f64)),
+        per_label_f1: per,
+        confusion: Some(confusion),
+        labels: head.labels.clone(),
     }
 }
 

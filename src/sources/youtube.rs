@@ -186,6 +186,105 @@ impl YoutubeSource {
     }
 }
 
+/// What a 4xx from the API means for this poll, when it is not an error of the whole poll.
+enum Refusal {
+    /// The day's quota is spent: stop, and say so unless something was read.
+    QuotaSpent,
+    /// This video or channel has no comments to read: skip it.
+    NoComments,
+}
+
+impl YoutubeSource {
+    /// Sorts a failed request: quota and missing-comments refusals go on the poll; a refused key
+    /// and every other failure fail it.
+    fn refusal(&self, e: FetchError, target: &str) -> Result<Refusal, SourceError> {
+        let status = match &e {
+            FetchError::Status { status, .. } if (400..500).contains(status) => *status,
+            _ => return Err(e.into()),
+        };
+        let FetchError::Status { detail, url, .. } = e else {
+            return Err(e.into());
+        };
+        match api_reason(detail.as_deref()).as_deref() {
+            Some("quotaExceeded" | "dailyLimitExceeded" | "rateLimitExceeded") => {
+                Ok(Refusal::QuotaSpent)
+            }
+            Some(r @ ("commentsDisabled" | "videoNotFound" | "channelNotFound" | "forbidden")) => {
+                tracing::warn!(source = %self.cfg.name, target = %target, reason = r,
+                    "no comments to read here; skipped");
+                Ok(Refusal::NoComments)
+            }
+            Some(r)
+                if matches!(r, "keyInvalid" | "accessNotConfigured")
+                    || detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("API key not valid")) =>
+            {
+                Err(SourceError::Auth {
+                    message: format!("YouTube refused the API key ({r})"),
+                })
+            }
+            _ => Err(SourceError::Fetch(FetchError::Status {
+                url,
+                status,
+                retry_after: None,
+                detail,
+            })),
+        }
+    }
+
+    /// Adds a page's threads newer than `stored` to `poll` (replies too when configured) and
+    /// moves `newest`; `true` once the stored thread or the item cap is reached (stop paging).
+    fn take_page(
+        &self,
+        threads: Vec<serde_json::Value>,
+        stored: Option<i64>,
+        newest: &mut Option<i64>,
+        poll: &mut Poll,
+    ) -> bool {
+        let mut reached_stored = false;
+        for v in threads {
+            let Ok(t) = serde_json::from_value::<Thread>(v) else {
+                poll.skipped += 1;
+                continue;
+            };
+            let at = parse_ms(&t.snippet.top.snippet.published_at);
+            // The stored newest thread comes again (second resolution); its replies came with
+            // it then, and later replies wait for a thread of their own.
+            if let (Some(s), Some(a)) = (stored, at) {
+                if a <= s {
+                    reached_stored = true;
+                    continue;
+                }
+            }
+            if poll.items.len() >= self.max_items {
+                // The hard cap: older threads of this poll are left out.
+                return true;
+            }
+            let replies = t.replies.map(|r| r.comments).unwrap_or_default();
+            let comments =
+                std::iter::once((&t.snippet.top, false)).chain(replies.iter().map(|r| (r, true)));
+            for (c, reply) in comments {
+                if reply && !self.cfg.include_replies {
+                    continue;
+                }
+                match item_of(c, reply) {
+                    Some(i) => {
+                        if !reply {
+                            if let Some(a) = i.published_ms {
+                                *newest = Some(newest.map_or(a, |n| n.max(a)));
+                            }
+                        }
+                        poll.items.push(i);
+                    }
+                    None => poll.skipped += 1,
+                }
+            }
+        }
+        reached_stored
+    }
+}
+
 #[async_trait]
 impl Source for YoutubeSource {
     fn name(&self) -> &str {
@@ -228,94 +327,24 @@ impl Source for YoutubeSource {
                 );
                 let body = match self.fetcher.call(&req).await {
                     Ok(b) => b,
-                    Err(FetchError::Status {
-                        status,
-                        detail,
-                        url,
-                        ..
-                    }) if (400..500).contains(&status) => {
-                        match api_reason(detail.as_deref()).as_deref() {
-                            Some("quotaExceeded" | "dailyLimitExceeded" | "rateLimitExceeded") => {
-                                cur.used = cur.used.max(self.cfg.daily_quota_units);
-                                spent = true;
-                                break 'targets;
-                            }
-                            Some(
-                                r @ ("commentsDisabled" | "videoNotFound" | "channelNotFound"
-                                | "forbidden"),
-                            ) => {
-                                tracing::warn!(source = %self.cfg.name, target = %ckey, reason = r,
-                                    "no comments to read here; skipped");
-                                poll.skipped += 1;
-                                continue 'targets;
-                            }
-                            Some(r)
-                                if matches!(r, "keyInvalid" | "accessNotConfigured")
-                                    || detail
-                                        .as_deref()
-                                        .is_some_and(|d| d.contains("API key not valid")) =>
-                            {
-                                return Err(SourceError::Auth {
-                                    message: format!("YouTube refused the API key ({r})"),
-                                });
-                            }
-                            _ => {
-                                return Err(SourceError::Fetch(FetchError::Status {
-                                    url,
-                                    status,
-                                    retry_after: None,
-                                    detail,
-                                }))
-                            }
+                    Err(e) => match self.refusal(e, &ckey)? {
+                        Refusal::QuotaSpent => {
+                            cur.used = cur.used.max(self.cfg.daily_quota_units);
+                            spent = true;
+                            break 'targets;
                         }
-                    }
-                    Err(e) => return Err(e.into()),
+                        Refusal::NoComments => {
+                            poll.skipped += 1;
+                            continue 'targets;
+                        }
+                    },
                 };
                 let page: Page =
                     serde_json::from_slice(&body.bytes).map_err(|e| SourceError::Parse {
                         what: "youtube commentThreads page",
                         message: e.to_string(),
                     })?;
-                let mut reached_stored = false;
-                for v in page.items {
-                    let Ok(t) = serde_json::from_value::<Thread>(v) else {
-                        poll.skipped += 1;
-                        continue;
-                    };
-                    let at = parse_ms(&t.snippet.top.snippet.published_at);
-                    // The stored newest thread comes again (second resolution); its replies
-                    // came with it then, and later replies wait for a thread of their own.
-                    if let (Some(s), Some(a)) = (stored, at) {
-                        if a <= s {
-                            reached_stored = true;
-                            continue;
-                        }
-                    }
-                    if poll.items.len() >= self.max_items {
-                        // The hard cap: older threads of this poll are left out.
-                        reached_stored = true;
-                        break;
-                    }
-                    let replies = t.replies.map(|r| r.comments).unwrap_or_default();
-                    let comments = std::iter::once((&t.snippet.top, false))
-                        .chain(replies.iter().map(|r| (r, true)));
-                    for (c, reply) in comments {
-                        if reply && !self.cfg.include_replies {
-                            continue;
-                        }
-                        match item_of(c, reply) {
-                            Some(i) => {
-                                if !reply {
-                                    if let Some(a) = i.published_ms {
-                                        newest = Some(newest.map_or(a, |n| n.max(a)));
-                                    }
-                                }
-                                poll.items.push(i);
-                            }
-                            None => poll.skipped += 1,
-                        }
-                    }
-                }
+                let reached_stored = self.take_page(page.items, stored, &mut newest, &mut poll);
                 match page.next_page_token {
                     Some(t) if !reached_stored && token.as_deref() != Some(&t) => token = Some(t),
                     _ => break,

@@ -68,6 +68,17 @@ fn change_row(c: &LabelChange) -> String {
 
 pub fn markdown(d: &Digest) -> String {
     let mut s = String::new();
+    md_summary(&mut s, d);
+    md_movers(&mut s, d);
+    md_label_tables(&mut s, d);
+    md_authenticity(&mut s, d);
+    md_own_words(&mut s, d);
+    md_segments(&mut s, d);
+    s
+}
+
+/// The title and the day in numbers.
+fn md_summary(s: &mut String, d: &Digest) {
     let _ = writeln!(s, "# {} — daily digest for {}", d.product_name, d.date);
     let _ = writeln!(
         s,
@@ -97,7 +108,10 @@ pub fn markdown(d: &Digest) -> String {
             .map(pct)
             .unwrap_or_else(|| "–".into()),
     );
+}
 
+/// What moved significantly, with what drives it and quotes.
+fn md_movers(s: &mut String, d: &Digest) {
     let _ = writeln!(s, "\n## What moved\n");
     if d.movers.is_empty() {
         let _ = writeln!(
@@ -130,7 +144,10 @@ pub fn markdown(d: &Digest) -> String {
             let _ = writeln!(s, "{}\n", quote_md(q));
         }
     }
+}
 
+/// Every emotion and touchpoint against the baseline.
+fn md_label_tables(s: &mut String, d: &Digest) {
     let _ = writeln!(
         s,
         "\n## Emotions\n\n| emotion | posts | share | usual | change |\n|---|---:|---:|---:|---|"
@@ -147,7 +164,10 @@ pub fn markdown(d: &Digest) -> String {
     for c in &d.touchpoints {
         let _ = writeln!(s, "{}", change_row(c));
     }
+}
 
+/// The signals that fired, with examples.
+fn md_authenticity(s: &mut String, d: &Digest) {
     let _ = writeln!(s, "\n## Authenticity\n");
     if d.authenticity.signals.is_empty() {
         let _ = writeln!(s, "No authenticity signal fired.");
@@ -162,7 +182,10 @@ pub fn markdown(d: &Digest) -> String {
             let _ = writeln!(s, "\n  {}", quote_md(q));
         }
     }
+}
 
+/// Distinctive phrases of praise and complaint.
+fn md_own_words(s: &mut String, d: &Digest) {
     let _ = writeln!(s, "\n## In their own words\n");
     for (name, list) in [
         ("Praise", &d.phrases.praise),
@@ -182,7 +205,10 @@ pub fn markdown(d: &Digest) -> String {
             }
         );
     }
+}
 
+/// Volume by segment and by source.
+fn md_segments(s: &mut String, d: &Digest) {
     let _ = writeln!(s, "\n## Volume and segments\n\n| segment | posts | sentiment | top emotion |\n|---|---:|---:|---|");
     for g in &d.segments {
         let _ = writeln!(
@@ -202,7 +228,6 @@ pub fn markdown(d: &Digest) -> String {
             sv.source, sv.posts, sv.baseline_daily
         );
     }
-    s
 }
 
 /// Text for HTML element content and attribute values.
@@ -303,6 +328,18 @@ fn change_rows(rows: &[LabelChange]) -> String {
 /// every customer text escaped.
 pub fn html(d: &Digest) -> String {
     let mut s = String::new();
+    html_summary(&mut s, d);
+    html_movers(&mut s, d);
+    html_label_tables(&mut s, d);
+    html_authenticity(&mut s, d);
+    html_own_words(&mut s, d);
+    html_segments(&mut s, d);
+    s.push_str("</td></tr></table></body></html>\n");
+    s
+}
+
+/// The title and the day in numbers.
+fn html_summary(s: &mut String, d: &Digest) {
     let _ = write!(
         s,
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{} — {}</title></head><body style=\"margin:0;padding:16px;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222;background:#fff;\"><table role=\"presentation\" width=\"100%\" style=\"max-width:720px;border-collapse:collapse;\"><tr><td>",
@@ -337,6 +374,10 @@ pub fn html(d: &Digest) -> String {
         a.suspicious_share.map(pct).unwrap_or_else(|| "–".into()),
         sparkline(&d.series.authenticity_index, "Authenticity Index per day"),
     );
+}
+
+/// What moved significantly, with what drives it and quotes.
+fn html_movers(s: &mut String, d: &Digest) {
     let _ = write!(
         s,
         "<h2 style=\"font-size:16px;margin:16px 0 6px 0;\">What moved</h2>"
@@ -372,6 +413,10 @@ pub fn html(d: &Digest) -> String {
             s.push_str(&quote_html(q));
         }
     }
+}
+
+/// Every emotion and touchpoint against the baseline.
+fn html_label_tables(s: &mut String, d: &Digest) {
     for (title, rows) in [("Emotions", &d.emotions), ("Touchpoints", &d.touchpoints)] {
         let shown: Vec<LabelChange> = rows
             .iter()
@@ -385,6 +430,11 @@ pub fn html(d: &Digest) -> String {
             change_rows(&shown)
         );
     }
+}
+
+/// The signals that fired, with examples.
+fn html_authenticity(s: &mut String, d: &Digest) {
+    let a = &d.authenticity;
     let _ = write!(
         s,
         "<h2 style=\"font-size:16px;margin:16px 0 6px 0;\">Authenticity</h2>"
@@ -402,6 +452,10 @@ pub fn html(d: &Digest) -> String {
             s.push_str(&quote_html(q));
         }
     }
+}
+
+/// Distinctive phrases of praise and complaint.
+fn html_own_words(s: &mut String, d: &Digest) {
     let _ = write!(
         s,
         "<h2 style=\"font-size:16px;margin:16px 0 6px 0;\">In their own words</h2>"
@@ -424,6 +478,10 @@ pub fn html(d: &Digest) -> String {
             }
         );
     }
+}
+
+/// Volume by segment and by source.
+fn html_segments(s: &mut String, d: &Digest) {
     let rows: String = d
         .segments
         .iter()
@@ -442,8 +500,6 @@ pub fn html(d: &Digest) -> String {
         s,
         "<h2 style=\"font-size:16px;margin:16px 0 6px 0;\">Segments</h2><table style=\"border-collapse:collapse;\"><tr><th style=\"{TH}\">segment</th><th style=\"{TH}\">posts</th><th style=\"{TH}\">sentiment</th><th style=\"{TH}\">top emotion</th></tr>{rows}</table>"
     );
-    s.push_str("</td></tr></table></body></html>\n");
-    s
 }
 
 /// Slack's mrkdwn needs only `&`, `<` and `>` escaped; customer text is kept to one line.
