@@ -8,6 +8,8 @@
 //!
 //! Every error names the key (`products[0].sources[1].url`) and, when the key is in the file, its line.
 
+mod check;
+mod defaults;
 pub mod notify;
 pub mod raw;
 pub mod reference;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 
+use super::check::{invalid, Check};
 use super::raw::{self, DeliverConfig};
-use super::validate::{invalid, Check};
 use super::{valid_id, ConfigError};
 
 #[derive(Debug, Clone)]

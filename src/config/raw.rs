@@ -451,36 +451,3 @@ pub struct RawProduct {
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
 }
-
-/// The 1-based line of a dotted key path like `products[0].sources[1].url` in `text`; when the
-/// key itself is absent, the line of its deepest present parent (where it would have to go).
-pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    use toml::de::{DeTable, DeValue};
-    let root = DeTable::parse(text).ok()?;
-    let mut start: Option<usize> = None;
-    let root_value = DeValue::Table(root.into_inner());
-    let mut cur: &DeValue<'_> = &root_value;
-    for part in key.split('.') {
-        let (name, index) = match part.find('[') {
-            Some(i) => (
-                &part[..i],
-                part[i + 1..part.len() - 1].parse::<usize>().ok(),
-            ),
-            None => (part, None),
-        };
-        let DeValue::Table(t) = cur else { break };
-        let Some((k, v)) = t.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
-            break;
-        };
-        // Point at the key for scalars (`x = 1` is on the key's line), at the value otherwise.
-        start = Some(k.span().start);
-        cur = v.get_ref();
-        if let Some(i) = index {
-            let DeValue::Array(a) = cur else { break };
-            let Some(item) = a.get(i) else { break };
-            start = Some(item.span().start);
-            cur = item.get_ref();
-        }
-    }
-    start.map(|s| text[..s.min(text.len())].matches('\n').count() + 1)
-}

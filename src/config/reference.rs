@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 /// The files that define the config tree, embedded so the binary can print the reference.
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     include_str!("raw.rs"),
     include_str!("sources.rs"),
     include_str!("social.rs"),
+    include_str!("defaults.rs"),
 ];
 
 #[derive(Debug, Default)]

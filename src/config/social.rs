@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sources::{default_hn_backfill, default_hn_pages, default_interval, default_true};
-use super::validate::Check;
+use super::check::Check;
+use super::defaults::{default_hn_backfill, default_hn_pages, default_interval, default_true};
 use super::ConfigError;
 
 /// A credential, from the config file or (better) the environment. It is never printed:

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::check::Check;
+use super::defaults::{default_hn_backfill, default_hn_pages, default_interval, default_true};
 use super::social::{
     BlueskySearchSourceConfig, JetstreamSourceConfig, RedditSourceConfig, YoutubeSourceConfig,
 };
-use super::validate::Check;
 use super::ConfigError;
 
 /// Keys every source kind has.
@@ -22,10 +23,6 @@ pub struct CommonSource {
     /// Seconds between polls.
     #[serde(default = "default_interval")]
     pub interval_secs: u64,
-}
-
-pub(super) fn default_interval() -> u64 {
-    900
 }
 
 /// One source of posts, chosen by `kind`.
@@ -380,10 +377,6 @@ impl FileSourceConfig {
     }
 }
 
-pub(super) fn default_true() -> bool {
-    true
-}
-
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
@@ -481,12 +474,6 @@ impl HnSourceConfig {
 
 fn default_hn_tags() -> Vec<String> {
     vec!["story".into(), "comment".into()]
-}
-pub(super) fn default_hn_pages() -> u32 {
-    5
-}
-pub(super) fn default_hn_backfill() -> u32 {
-    7
 }
 fn default_hn_base() -> String {
     "https://hn.algolia.com".into()
