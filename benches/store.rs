@@ -1272,6 +1272,79 @@ fn main() {
     let full_bytes = sqlite_size(&full_db);
     let normal_bytes = sqlite_size(&normal_db);
 
+    print_report(&Report {
+        full,
+        n,
+        main_posts,
+        slots: slots.len(),
+        warmup,
+        queries,
+        sled_run,
+        sql_run,
+        normal_run,
+        q_sled,
+        q_sql,
+        f_sled,
+        f_sql,
+        sled_bytes,
+        full_bytes,
+        normal_bytes,
+        count_time,
+        sled_volume: a_sled.total.volume,
+        sql_volume: a_sql.total.volume,
+        load_before,
+    });
+}
+
+/// Everything the comparison measured, for the table.
+struct Report {
+    full: bool,
+    n: usize,
+    main_posts: u64,
+    slots: usize,
+    warmup: usize,
+    queries: usize,
+    sled_run: IngestRun,
+    sql_run: IngestRun,
+    normal_run: IngestRun,
+    q_sled: Latency,
+    q_sql: Latency,
+    f_sled: Latency,
+    f_sql: Latency,
+    sled_bytes: u64,
+    full_bytes: u64,
+    normal_bytes: u64,
+    count_time: Duration,
+    sled_volume: u64,
+    sql_volume: u64,
+    load_before: String,
+}
+
+/// The side-by-side table and the ratios, as BENCHMARKS.md shows them.
+fn print_report(r: &Report) {
+    let Report {
+        full,
+        n,
+        main_posts,
+        slots,
+        warmup,
+        queries,
+        sled_run,
+        sql_run,
+        normal_run,
+        q_sled,
+        q_sql,
+        f_sled,
+        f_sql,
+        sled_bytes,
+        full_bytes,
+        normal_bytes,
+        count_time,
+        sled_volume,
+        sql_volume,
+        load_before,
+    } = r;
+    let (full, n, main_posts, warmup, queries) = (*full, *n, *main_posts, *warmup, *queries);
     // The targets are for the full run; a smoke run only checks that everything works and agrees.
     let pass = |ok: bool| match (full, ok) {
         (false, _) => "n/a (smoke run)",
@@ -1288,7 +1361,7 @@ fn main() {
     println!(
         "cxpulse store benchmark: {n} posts ({main_posts} of `{MAIN_PRODUCT}` in the queried year), \
          batches of {BATCH}, {} label slots, {queries} queries after {warmup} warm-up",
-        slots.len()
+        slots
     );
     println!();
     println!("| metric | sled (cxpulse) | SQLite | ratio | target | result |");
@@ -1335,13 +1408,13 @@ fn main() {
     );
     println!(
         "| disk size, MiB | {:.1} | {:.1} (NORMAL: {:.1}) | | (informational) | |",
-        mib(sled_bytes),
-        mib(full_bytes),
-        mib(normal_bytes)
+        mib(*sled_bytes),
+        mib(*full_bytes),
+        mib(*normal_bytes)
     );
     println!(
         "| `Store::post_count()` at {n} posts, ms | {:.1} | | | (informational) | |",
-        ms(count_time)
+        ms(*count_time)
     );
     println!();
     println!(
@@ -1352,7 +1425,7 @@ fn main() {
     );
     println!(
         "trend total volume: sled {} = SQLite {} (checked: every point agrees)",
-        a_sled.total.volume, a_sql.total.volume
+        sled_volume, sql_volume
     );
     println!(
         "machine: {} cores, 1-minute load average {} at the start, {} at the end",
