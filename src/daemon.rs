@@ -193,13 +193,10 @@ fn spawn_sources(
     for p in &config.products {
         let matcher = crate::sources::relevance::Matcher::new(&p.keywords, &p.exclusions);
         for s in &p.sources {
+            let own = Arc::new(fetcher.for_source());
             let task = SourceTask {
-                source: sources::build(
-                    s,
-                    fetcher.clone(),
-                    config.fetch.max_items_per_fetch,
-                    &matcher,
-                ),
+                source: sources::build(s, own.clone(), config.fetch.max_items_per_fetch, &matcher),
+                fetcher: own,
                 product: p.id.clone(),
                 interval: Duration::from_secs(s.common().interval_secs),
                 require_keywords: s.require_keywords(),

@@ -166,13 +166,10 @@ pub(super) async fn fetch_now(cfg: Config, a: &FetchArgs) -> Result<(), CliError
     };
     let mut failed = 0;
     for sc in sources {
-        let source = crate::sources::build(
-            sc,
-            fetcher.clone(),
-            cfg.fetch.max_items_per_fetch,
-            &run.matcher,
-        );
-        if !run.source(sc, source.as_ref()).await? {
+        let own = Arc::new(fetcher.for_source());
+        let source =
+            crate::sources::build(sc, own.clone(), cfg.fetch.max_items_per_fetch, &run.matcher);
+        if !run.source(sc, source.as_ref(), &own).await? {
             failed += 1;
         }
     }
@@ -217,6 +214,7 @@ impl FetchRun<'_> {
         &self,
         sc: &crate::config::SourceConfig,
         source: &dyn crate::sources::Source,
+        fetcher: &crate::sources::Fetcher,
     ) -> Result<bool, CliError> {
         let name = sc.name().to_string();
         let mut totals = crate::ingest::pipeline::IngestReport::default();
@@ -260,6 +258,7 @@ impl FetchRun<'_> {
                 )
                 .await
                 .map_err(|e| anyhow!("{name}: {e}"))?;
+            fetcher.commit_validators();
             totals.received += r.received;
             totals.stored += r.stored;
             totals.duplicates += r.duplicates;

@@ -202,6 +202,8 @@ pub struct FetchConfig {
     pub per_host_min_interval: Duration,
     pub per_host_concurrency: usize,
     pub respect_robots: bool,
+    /// First wait before asking an unreadable robots.txt again; it doubles, up to `backoff_max`.
+    pub robots_retry: Duration,
     pub max_items_per_fetch: usize,
 }
 
@@ -326,10 +328,10 @@ impl Config {
         ));
         let f = &self.fetch;
         out.push_str(&format!(
-            "[fetch]\nuser_agent = {:?}\nconnect_timeout_secs = {}\nread_timeout_secs = {}\nmax_body_bytes = {}\nmax_retries = {}\nbackoff_base_ms = {}\nbackoff_max_secs = {}\nper_host_min_interval_ms = {}\nper_host_concurrency = {}\nrespect_robots = {}\nmax_items_per_fetch = {}\n\n",
+            "[fetch]\nuser_agent = {:?}\nconnect_timeout_secs = {}\nread_timeout_secs = {}\nmax_body_bytes = {}\nmax_retries = {}\nbackoff_base_ms = {}\nbackoff_max_secs = {}\nper_host_min_interval_ms = {}\nper_host_concurrency = {}\nrespect_robots = {}\nrobots_retry_secs = {}\nmax_items_per_fetch = {}\n\n",
             f.user_agent, f.connect_timeout.as_secs(), f.read_timeout.as_secs(), f.max_body_bytes,
             f.max_retries, f.backoff_base.as_millis(), f.backoff_max.as_secs(),
-            f.per_host_min_interval.as_millis(), f.per_host_concurrency, f.respect_robots, f.max_items_per_fetch
+            f.per_host_min_interval.as_millis(), f.per_host_concurrency, f.respect_robots, f.robots_retry.as_secs(), f.max_items_per_fetch
         ));
         out.push_str(&format!(
             "[log]\nlevel = {:?}\nformat = \"{}\"\n",

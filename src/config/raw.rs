@@ -141,6 +141,10 @@ pub struct RawFetch {
     pub per_host_concurrency: usize,
     /// Honour robots.txt for page fetches.
     pub respect_robots: bool,
+    /// After robots.txt could not be read (5xx or no answer), pages of that host wait this many
+    /// seconds before it is asked again (RFC 9309: assume "disallow" meanwhile); the wait
+    /// doubles while it stays unreadable, up to `backoff_max_secs`. A 4xx means "no rules".
+    pub robots_retry_secs: u64,
     /// Hard cap on items taken from one poll of one source.
     pub max_items_per_fetch: usize,
 }
@@ -158,6 +162,7 @@ impl Default for RawFetch {
             per_host_min_interval_ms: 1000,
             per_host_concurrency: 2,
             respect_robots: true,
+            robots_retry_secs: 60,
             max_items_per_fetch: 1000,
         }
     }

@@ -211,6 +211,13 @@ fn validate_fetch(
             "must be at least 1",
         ));
     }
+    if f.robots_retry_secs == 0 {
+        return Err(invalid(
+            text,
+            "fetch.robots_retry_secs",
+            "must be at least 1 second",
+        ));
+    }
     if f.connect_timeout_secs == 0 || f.read_timeout_secs == 0 {
         return Err(invalid(
             text,
@@ -233,6 +240,7 @@ fn validate_fetch(
         per_host_min_interval: Duration::from_millis(f.per_host_min_interval_ms),
         per_host_concurrency: f.per_host_concurrency,
         respect_robots: f.respect_robots,
+        robots_retry: Duration::from_secs(f.robots_retry_secs),
         max_items_per_fetch: f.max_items_per_fetch.max(1),
     })
 }

@@ -52,6 +52,9 @@ pub type HealthMap = Arc<RwLock<BTreeMap<String, SourceHealth>>>;
 
 pub struct SourceTask {
     pub source: Box<dyn Source>,
+    /// The source's own view of the fetcher: its conditional-GET validators are committed
+    /// once a poll's items are stored, and discarded when they are not.
+    pub fetcher: Arc<crate::sources::Fetcher>,
     pub product: String,
     pub interval: Duration,
     pub require_keywords: bool,
@@ -196,6 +199,7 @@ impl Runner {
         }
         match r {
             Ok(rep) => {
+                self.task.fetcher.commit_validators();
                 self.stored(&rep);
                 Some(if more {
                     Duration::ZERO
@@ -230,6 +234,7 @@ impl Runner {
 
     /// The items were fetched but not stored: the next poll must see them again.
     fn store_failed(&mut self, err: pipeline::PipelineError) -> Option<Duration> {
+        self.task.fetcher.discard_validators();
         self.task.source.rewind();
         self.failures += 1;
         let mut h = self.health_mut();
@@ -254,6 +259,9 @@ impl Runner {
     /// A failed poll: counted by reason, logged, and backed off (at least as long as the
     /// remote side asked for).
     fn poll_failed(&mut self, err: &crate::sources::SourceError) -> Duration {
+        // Pages read before the failure were not stored: their validators must not say
+        // "not modified" to the next poll.
+        self.task.fetcher.discard_validators();
         self.failures += 1;
         let reason = err.reason();
         let name = &self.name;

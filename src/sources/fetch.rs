@@ -32,6 +32,10 @@ pub enum FetchError {
     InvalidUrl(String),
     #[error("{url} is disallowed by the site's robots.txt")]
     Robots { url: String },
+    /// The host's robots.txt could not be read (5xx or no answer): RFC 9309 says to assume
+    /// "disallow" for now, so the page is not fetched; robots.txt is asked again after `wait`.
+    #[error("{url}: the site's robots.txt could not be read; pages of the host wait, next try in {}s", wait.as_secs())]
+    RobotsUnavailable { url: String, wait: Duration },
     #[error("{url} answered HTTP {status}")]
     Status {
         url: String,
@@ -64,6 +68,7 @@ impl FetchError {
         match self {
             FetchError::InvalidUrl(_) => "invalid_url",
             FetchError::Robots { .. } => "robots",
+            FetchError::RobotsUnavailable { .. } => "robots_unavailable",
             FetchError::Status { status: 429, .. } => "rate_limited",
             FetchError::Status { status, .. } if *status >= 500 => "http_5xx",
             FetchError::Status { .. } => "http_4xx",
@@ -91,7 +96,9 @@ impl FetchError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
-            FetchError::Throttled { wait, .. } => Some(*wait),
+            FetchError::Throttled { wait, .. } | FetchError::RobotsUnavailable { wait, .. } => {
+                Some(*wait)
+            }
             _ => None,
         }
     }
@@ -184,15 +191,34 @@ pub enum Fetched {
 
 enum Robots {
     AllowAll,
-    DisallowAll,
     Rules(Box<texting_robots::Robot>),
+    /// robots.txt answered 5xx or not at all: every page of the host waits until it is read.
+    Unavailable,
+}
+
+/// A host's robots.txt as last read, and how long that reading holds.
+struct RobotsEntry {
+    read_at: Instant,
+    /// A day for rules read; a short, growing wait while robots.txt cannot be read.
+    valid_for: Duration,
+    rules: Arc<Robots>,
+    /// Reads in a row that found robots.txt unavailable.
+    failures: u32,
+}
+
+/// What a host's robots.txt says about one page.
+enum Verdict {
+    Allowed,
+    Disallowed,
+    /// Unknown for now; ask again after this long.
+    Unavailable(Duration),
 }
 
 struct Host {
     permits: Semaphore,
     /// Earliest moment the next request to this host may start.
     next_at: tokio::sync::Mutex<Instant>,
-    robots: tokio::sync::Mutex<Option<(Instant, Arc<Robots>)>>,
+    robots: tokio::sync::Mutex<Option<RobotsEntry>>,
     /// Crawl-delay from robots.txt, if longer than the configured interval.
     crawl_delay: Mutex<Option<Duration>>,
     /// Set when the host's rate-limit headers said its budget is spent: no request before this.
@@ -205,11 +231,21 @@ struct Validators {
     last_modified: Option<String>,
 }
 
+/// The polite HTTP client. One is built per daemon; each source polls through its own view
+/// ([`Fetcher::for_source`]), which shares the per-host state (rate limits, robots.txt) but keeps
+/// its own conditional-GET validators: two sources (or products) on one URL must each read the
+/// page once, and a source that has stored nothing from a page must never be told "not
+/// modified".
 pub struct Fetcher {
     client: reqwest::Client,
     cfg: FetchConfig,
-    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    /// Validators this fetcher sends, by URL.
     validators: Mutex<HashMap<String, Validators>>,
+    /// A source's fetcher: validators of answers whose items are not stored yet. They are sent
+    /// only after [`Fetcher::commit_validators`] (the scheduler calls it once the poll's items
+    /// are stored). `None`: a fetcher of its own uses every answer's validators at once.
+    pending: Option<Mutex<HashMap<String, Validators>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -229,10 +265,44 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             cfg,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: Arc::new(Mutex::new(HashMap::new())),
             validators: Mutex::new(HashMap::new()),
+            pending: None,
             metrics,
         })
+    }
+
+    /// A view for one source: the same client and per-host state, validators of its own that
+    /// it sends only for pages whose items it has stored.
+    pub fn for_source(&self) -> Fetcher {
+        Fetcher {
+            client: self.client.clone(),
+            cfg: self.cfg.clone(),
+            hosts: self.hosts.clone(),
+            validators: Mutex::new(HashMap::new()),
+            pending: Some(Mutex::new(HashMap::new())),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// The items of the answers read since the last commit are stored: their validators may
+    /// be sent from now on.
+    pub fn commit_validators(&self) {
+        if let Some(p) = &self.pending {
+            let fresh = std::mem::take(&mut *p.lock().expect("validators lock poisoned"));
+            self.validators
+                .lock()
+                .expect("validators lock poisoned")
+                .extend(fresh);
+        }
+    }
+
+    /// The items of the answers read since the last commit were not stored: forget their
+    /// validators, so the next GET reads those pages again in full.
+    pub fn discard_validators(&self) {
+        if let Some(p) = &self.pending {
+            p.lock().expect("validators lock poisoned").clear();
+        }
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -264,14 +334,23 @@ impl Fetcher {
             return Err(FetchError::InvalidUrl(url.to_string()));
         }
         let host = self.host(&parsed);
-        if kind == FetchKind::Page
-            && self.cfg.respect_robots
-            && !self.robots_allow(&host, &parsed).await?
-        {
-            self.count(&parsed, "robots");
-            return Err(FetchError::Robots {
-                url: url.to_string(),
-            });
+        if kind == FetchKind::Page && self.cfg.respect_robots {
+            match self.robots_verdict(&host, &parsed).await? {
+                Verdict::Allowed => {}
+                Verdict::Disallowed => {
+                    self.count(&parsed, "robots");
+                    return Err(FetchError::Robots {
+                        url: url.to_string(),
+                    });
+                }
+                Verdict::Unavailable(wait) => {
+                    self.count(&parsed, "robots_unavailable");
+                    return Err(FetchError::RobotsUnavailable {
+                        url: url.to_string(),
+                        wait,
+                    });
+                }
+            }
         }
         let req = ApiRequest::get(url);
         self.with_retries(&host, &parsed, &req, true).await
@@ -481,7 +560,9 @@ impl Fetcher {
             return Err(FetchError::Blocked { url: key, what });
         }
         if validators.etag.is_some() || validators.last_modified.is_some() {
-            self.validators
+            self.pending
+                .as_ref()
+                .unwrap_or(&self.validators)
                 .lock()
                 .expect("validators lock poisoned")
                 .insert(key, validators);
@@ -502,28 +583,52 @@ impl Fetcher {
             .lock()
             .expect("validators lock poisoned")
             .remove(url);
+        if let Some(p) = &self.pending {
+            p.lock().expect("validators lock poisoned").remove(url);
+        }
     }
 
-    async fn robots_allow(&self, host: &Host, url: &Url) -> Result<bool, FetchError> {
+    async fn robots_verdict(&self, host: &Host, url: &Url) -> Result<Verdict, FetchError> {
         let mut slot = host.robots.lock().await;
         let fresh = slot
             .as_ref()
-            .is_some_and(|(at, _)| at.elapsed() < ROBOTS_TTL);
+            .is_some_and(|e| e.read_at.elapsed() < e.valid_for);
         if !fresh {
             let rules = self.fetch_robots(host, url).await?;
-            *slot = Some((Instant::now(), Arc::new(rules)));
+            let (valid_for, failures) = match rules {
+                // A transient failure must not block the host for a day (RFC 9309 §2.3.1.4):
+                // ask again soon, less often while it stays unreadable.
+                Robots::Unavailable => {
+                    let failures = slot.as_ref().map_or(0, |e| e.failures) + 1;
+                    let wait = self
+                        .cfg
+                        .robots_retry
+                        .saturating_mul(1u32 << (failures - 1).min(16))
+                        .min(self.cfg.backoff_max.max(self.cfg.robots_retry));
+                    (wait, failures)
+                }
+                _ => (ROBOTS_TTL, 0),
+            };
+            *slot = Some(RobotsEntry {
+                read_at: Instant::now(),
+                valid_for,
+                rules: Arc::new(rules),
+                failures,
+            });
         }
-        let rules = slot.as_ref().map(|(_, r)| r.clone()).expect("just filled");
-        drop(slot);
-        Ok(match rules.as_ref() {
-            Robots::AllowAll => true,
-            Robots::DisallowAll => false,
-            Robots::Rules(r) => r.allowed(url.as_str()),
+        let e = slot.as_ref().expect("just filled");
+        Ok(match e.rules.as_ref() {
+            Robots::AllowAll => Verdict::Allowed,
+            Robots::Rules(r) if r.allowed(url.as_str()) => Verdict::Allowed,
+            Robots::Rules(_) => Verdict::Disallowed,
+            Robots::Unavailable => {
+                Verdict::Unavailable(e.valid_for.saturating_sub(e.read_at.elapsed()))
+            }
         })
     }
 
     /// RFC 9309: a missing robots.txt (4xx) allows everything; an unreachable one (5xx, network)
-    /// means "assume complete disallow" until it can be read.
+    /// means "assume complete disallow" until it can be read, which is soon asked again.
     async fn fetch_robots(&self, host: &Host, url: &Url) -> Result<Robots, FetchError> {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
@@ -548,7 +653,7 @@ impl Fetcher {
             // Our own hold on a spent rate limit says nothing about the rules: pass it up,
             // uncached, instead of a day of "disallowed".
             Err(e @ FetchError::Throttled { .. }) => return Err(e),
-            Err(_) => Robots::DisallowAll,
+            Err(_) => Robots::Unavailable,
         })
     }
 

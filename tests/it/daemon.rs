@@ -528,3 +528,41 @@ async fn a_client_that_outruns_the_rate_limit_gets_429_with_retry_after() {
     );
     d.stop().await;
 }
+
+/// Two products watching one feed: the second product's source used to send the first one's
+/// `If-None-Match` on its own first poll, get 304 and store nothing. Validators belong to one
+/// source, and a source sends them only for pages whose items it has stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_products_on_one_feed_both_read_it() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/rss",
+        vec![Reply::ok(fixture("feeds/acme_rss.xml")).header("etag", "\"v1\"")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let second_product = format!(
+        "\n[[products]]\nid = \"acme-case\"\nname = \"Acme Case\"\nkeywords = [\"Acme Phone\", \"Acme\"]\n{}",
+        rss_source("case-rss", &srv.url("/rss"))
+    );
+    let text = config_text(
+        &dir.path().join("db"),
+        &(rss_source("phone-rss", &srv.url("/rss")) + &second_product),
+    );
+    let d = Daemon::start(load(&text, dir.path())).await;
+    d.wait_for("/api/v1/sources", "both sources stored the feed", |v| {
+        stored(v, "phone-rss") == 3 && stored(v, "case-rss") == 3
+    })
+    .await;
+    let seen = srv.seen("/rss");
+    assert!(seen.len() >= 2, "{}", seen.len());
+    for s in &seen[..2] {
+        assert!(
+            !s.headers.contains_key("if-none-match"),
+            "a source's first poll is unconditional: {:?}",
+            s.headers
+        );
+    }
+    assert_eq!(total_posts(&d, "acme-phone").await, 3);
+    assert_eq!(total_posts(&d, "acme-case").await, 3);
+    d.stop().await;
+}

@@ -23,6 +23,7 @@ pub fn cfg() -> FetchConfig {
         per_host_min_interval: Duration::from_millis(0),
         per_host_concurrency: 2,
         respect_robots: true,
+        robots_retry: Duration::from_millis(300),
         max_items_per_fetch: 100,
     }
 }
@@ -75,12 +76,66 @@ async fn unreachable_robots_means_disallow_and_missing_means_allow() {
     let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
     assert!(matches!(
         f.get(&srv.url("/page"), FetchKind::Page).await,
-        Err(FetchError::Robots { .. })
+        Err(FetchError::RobotsUnavailable { .. })
     ));
+    assert!(
+        srv.seen("/page").is_empty(),
+        "no page while the rules are unknown"
+    );
 
     let srv2 = FixtureServer::start().await; // no robots.txt at all: 404
     srv2.script("/page", vec![Reply::ok(b"x".to_vec())]);
     assert!(f.get(&srv2.url("/page"), FetchKind::Page).await.is_ok());
+}
+
+/// One 503 on robots.txt used to block the host's pages for a day as "disallowed". It is
+/// "unavailable" (its own reason, with when to try again), asked again after a short wait,
+/// and the pages are fetched as soon as it can be read.
+#[tokio::test]
+async fn a_transient_robots_failure_is_retried_soon_and_says_unavailable() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/robots.txt",
+        vec![
+            Reply::status(503),
+            Reply::status(503),
+            Reply::ok(b"User-agent: *\nDisallow: /private/\n".to_vec()),
+        ],
+    );
+    srv.script("/page", vec![Reply::ok(b"x".to_vec())]);
+    let f = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    let e = f.get(&srv.url("/page"), FetchKind::Page).await.unwrap_err();
+    assert_eq!(e.reason(), "robots_unavailable", "{e}");
+    assert!(!e.to_string().contains("disallowed"), "{e}");
+    let wait = e.retry_after().expect("says when to try again");
+    assert!(
+        wait > Duration::ZERO && wait <= cfg().robots_retry,
+        "{wait:?}"
+    );
+    // Within the wait, robots.txt is not hammered.
+    let again = f.get(&srv.url("/page"), FetchKind::Page).await.unwrap_err();
+    assert_eq!(again.reason(), "robots_unavailable");
+    assert_eq!(srv.seen("/robots.txt").len(), 1);
+
+    // Still unreadable after the wait: the next wait is longer (doubling).
+    tokio::time::sleep(cfg().robots_retry + Duration::from_millis(50)).await;
+    let second = f.get(&srv.url("/page"), FetchKind::Page).await.unwrap_err();
+    assert_eq!(srv.seen("/robots.txt").len(), 2);
+    let wait2 = second.retry_after().unwrap();
+    assert!(wait2 > cfg().robots_retry, "{wait2:?} doubles");
+
+    // Readable again: the rules apply and the page is fetched.
+    tokio::time::sleep(wait2 + Duration::from_millis(50)).await;
+    assert!(matches!(
+        f.get(&srv.url("/page"), FetchKind::Page).await.unwrap(),
+        Fetched::Fresh(_)
+    ));
+    assert_eq!(srv.seen("/robots.txt").len(), 3);
+    assert!(matches!(
+        f.get(&srv.url("/private/x"), FetchKind::Page).await,
+        Err(FetchError::Robots { .. })
+    ));
+    assert_eq!(srv.seen("/robots.txt").len(), 3, "rules read are kept");
 }
 
 #[tokio::test]
@@ -197,4 +252,31 @@ async fn a_spent_rate_limit_far_from_reset_ends_the_poll_without_a_request() {
         1,
         "nothing sent while the budget is spent"
     );
+}
+
+/// A source's fetcher sends validators only for answers whose items it stored: a poll that
+/// failed after reading a page must read that page in full next time.
+#[tokio::test]
+async fn validators_are_per_source_and_only_after_the_items_are_stored() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/feed",
+        vec![Reply::ok(b"v1".to_vec()).header("etag", "\"abc\"")],
+    );
+    let root = Fetcher::new(cfg(), Arc::new(Metrics::new())).unwrap();
+    let (a, b) = (root.for_source(), root.for_source());
+    let inm = |i: usize| srv.seen("/feed")[i].headers.get("if-none-match").cloned();
+
+    a.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap();
+    // Not stored yet (the poll failed afterwards): the next GET is unconditional.
+    a.discard_validators();
+    a.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap();
+    assert_eq!(inm(1), None);
+    // Stored: now it is conditional.
+    a.commit_validators();
+    a.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap();
+    assert_eq!(inm(2).unwrap(), "\"abc\"");
+    // Another source on the same URL has stored nothing from it: unconditional.
+    b.get(&srv.url("/feed"), FetchKind::Feed).await.unwrap();
+    assert_eq!(inm(3), None);
 }
