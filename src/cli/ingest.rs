@@ -225,7 +225,7 @@ impl FetchRun<'_> {
                 Some(s) => s.cursor(&name)?,
                 None => None,
             };
-            let poll = match source.poll(cursor.as_deref()).await {
+            let mut poll = match source.poll(cursor.as_deref()).await {
                 Ok(p) => p,
                 Err(e) => {
                     println!("{name}: error ({}): {e}", e.reason());
@@ -239,9 +239,17 @@ impl FetchRun<'_> {
                     self.print_item(&name, sc, item);
                 }
                 totals.received += poll.items.len();
+                if let Some(e) = &poll.failed {
+                    println!(
+                        "{name}: error ({}): {e} (after the items above)",
+                        e.reason()
+                    );
+                    ok = false;
+                }
                 break;
             };
             let more = poll.more;
+            let failed = poll.failed.take();
             let update = poll
                 .cursor
                 .map(|value| crate::ingest::pipeline::CursorUpdate {
@@ -263,6 +271,14 @@ impl FetchRun<'_> {
             totals.stored += r.stored;
             totals.duplicates += r.duplicates;
             totals.irrelevant += r.irrelevant;
+            if let Some(e) = failed {
+                println!(
+                    "{name}: error ({}): {e} (what was read before it is kept)",
+                    e.reason()
+                );
+                ok = false;
+                break;
+            }
             if !more {
                 break;
             }

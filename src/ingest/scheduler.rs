@@ -168,7 +168,7 @@ impl Runner {
     /// Hands the poll's items to the pipeline and waits until they are stored; the delay until
     /// the next poll, or `None` when the pipeline has stopped.
     async fn store_poll(&mut self, poll: crate::sources::Poll) -> Option<Duration> {
-        let (skipped, more) = (poll.skipped, poll.more);
+        let (skipped, more, failed) = (poll.skipped, poll.more, poll.failed);
         let name = self.name.clone();
         if skipped > 0 {
             self.metrics
@@ -201,6 +201,9 @@ impl Runner {
             Ok(rep) => {
                 self.task.fetcher.commit_validators();
                 self.stored(&rep);
+                if let Some(err) = failed {
+                    return Some(self.poll_failed(&err));
+                }
                 Some(if more {
                     Duration::ZERO
                 } else {

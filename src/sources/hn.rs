@@ -136,9 +136,17 @@ impl Source for HnSource {
         let mut newest = prev.newest;
         for page in 0..self.cfg.max_pages {
             let url = self.page_url(since, page)?;
-            let body = match self.fetcher.get(&url, FetchKind::Feed).await? {
-                Fetched::NotModified => break,
-                Fetched::Fresh(b) => b,
+            let body = match self.fetcher.get(&url, FetchKind::Feed).await {
+                Ok(Fetched::NotModified) => break,
+                Ok(Fetched::Fresh(b)) => b,
+                Err(e) if page == 0 => return Err(e.into()),
+                // Results run newest first: what page 0 held is stored, but the cursor stays
+                // put, so the next poll reads the pages below it again.
+                Err(e) => {
+                    poll.failed = Some(e.into());
+                    poll.cursor = None;
+                    return Ok(poll);
+                }
             };
             let parsed: Page =
                 serde_json::from_slice(&body.bytes).map_err(|e| SourceError::Parse {

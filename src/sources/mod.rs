@@ -77,6 +77,10 @@ pub struct Poll {
     pub skipped: u64,
     /// More items are ready right away (a large file read in slices): poll again without waiting.
     pub more: bool,
+    /// A later request of the poll failed after earlier ones were read (page 2 of 5): the items
+    /// read are stored, the cursor stays where the complete part ends, and the failure is
+    /// reported and backed off like a failed poll, so the rest is read next time.
+    pub failed: Option<SourceError>,
 }
 
 #[async_trait]

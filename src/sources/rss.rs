@@ -131,6 +131,7 @@ impl Source for RssSource {
             ),
             skipped: 0,
             more: false,
+            failed: None,
         })
     }
 }

@@ -121,7 +121,8 @@ impl Source for TelegramSource {
         let mut cur: TelegramCursor = super::decode_cursor(&self.cfg.name, cursor);
         let before_cursor = cur.clone();
         let mut poll = Poll::default();
-        for channel in &self.cfg.channels {
+        let mut read_any = false;
+        'channels: for channel in &self.cfg.channels {
             let stored = cur.newest.get(channel).copied().unwrap_or(0);
             let mut newest = stored;
             let mut before: Option<u64> = None;
@@ -130,10 +131,18 @@ impl Source for TelegramSource {
                 if let Some(b) = before {
                     url.push_str(&format!("?before={b}"));
                 }
-                let body = match self.fetcher.get(&url, FetchKind::Feed).await? {
-                    Fetched::NotModified => break,
-                    Fetched::Fresh(b) => b,
+                let body = match self.fetcher.get(&url, FetchKind::Feed).await {
+                    Ok(Fetched::NotModified) => break,
+                    Ok(Fetched::Fresh(b)) => b,
+                    Err(e) if !read_any => return Err(e.into()),
+                    // What was read is stored; this channel's cursor stays put (pages run
+                    // newest first), so its older pages are read again next time.
+                    Err(e) => {
+                        poll.failed = Some(e.into());
+                        continue 'channels;
+                    }
                 };
+                read_any = true;
                 let (msgs, skipped) = parse_page(&String::from_utf8_lossy(&body.bytes), channel);
                 poll.skipped += skipped;
                 let Some(lowest) = msgs.iter().map(|(n, _)| *n).min() else {

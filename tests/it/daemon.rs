@@ -566,3 +566,41 @@ async fn two_products_on_one_feed_both_read_it() {
     assert_eq!(total_posts(&d, "acme-case").await, 3);
     d.stop().await;
 }
+
+/// HN answered page 0 and then 503 on page 1, every time: the poll used to fail as a whole and
+/// store nothing. What was read is stored, the failure shows on `/sources`, the cursor stays
+/// where the complete part ends, and the next poll reads the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_fails_after_the_first_keeps_what_was_read() {
+    let srv = FixtureServer::start().await;
+    let path = "/api/v1/search_by_date";
+    let page = |f: &str| Reply::typed("application/json", fixture(&format!("hn/{f}")));
+    srv.script(path, vec![page("page0.json"), Reply::status(503)]);
+    let dir = tempfile::tempdir().unwrap();
+    let hn = format!(
+        "\n[[products.sources]]\nkind = \"hn\"\nname = \"hn\"\nquery = \"Acme Phone\"\ninterval_secs = 10\nbase_url = \"{}\"\n",
+        srv.url("")
+    );
+    let text = config_text(&dir.path().join("db"), &hn);
+    let d = Daemon::start(load(&text, dir.path())).await;
+    let v = d
+        .wait_for("/api/v1/sources", "page 0 stored, page 1 failed", |v| {
+            stored(v, "hn") == 2 && source(v, "hn")["last_error"]["reason"] == "http_5xx"
+        })
+        .await;
+    assert!(
+        source(&v, "hn")["consecutive_failures"].as_u64() >= Some(1),
+        "{v:#}"
+    );
+
+    // Page 1 answers again: the next poll reads from the old cursor, so page 1's comment
+    // arrives and page 0's stories are not stored twice.
+    srv.script(path, vec![page("page0.json"), page("page1.json")]);
+    let v = d
+        .wait_for("/api/v1/sources", "the rest read", |v| stored(v, "hn") == 3)
+        .await;
+    assert_eq!(source(&v, "hn")["consecutive_failures"], 0, "{v:#}");
+    assert!(source(&v, "hn")["duplicates"].as_u64() >= Some(2), "{v:#}");
+    assert_eq!(total_posts(&d, "acme-phone").await, 3);
+    d.stop().await;
+}

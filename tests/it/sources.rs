@@ -668,3 +668,44 @@ async fn telegram_reads_previews_newest_first_without_quoted_parents() {
     assert!(again.items.is_empty() && again.cursor.is_none());
     assert_eq!(srv.seen("/s/acmenews").len(), 4);
 }
+
+/// A `?before=` page that fails after the newest page was read: the newest page's messages
+/// are kept, the failure is reported with the poll, and the channel's cursor does not move.
+#[tokio::test]
+async fn telegram_keeps_the_newest_page_when_an_older_one_fails() {
+    use cxpulse::config::sources::TelegramSourceConfig;
+    use cxpulse::sources::telegram::TelegramSource;
+
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/s/acmenews",
+        vec![html("telegram/page_newest.html"), Reply::status(500)],
+    );
+    let t = TelegramSource::new(
+        TelegramSourceConfig {
+            name: "tg".into(),
+            interval_secs: 600,
+            channels: vec!["acmenews".into()],
+            max_pages: 5,
+            base_url: srv.url(""),
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = t.poll(None).await.unwrap();
+    assert!(!poll.items.is_empty(), "the newest page is kept");
+    assert!(poll.items.iter().any(|i| i.external_id == "acmenews/122"));
+    let failed = poll
+        .failed
+        .as_ref()
+        .expect("the failure travels with the poll");
+    assert_eq!(failed.reason(), "http_5xx");
+    assert!(
+        poll.cursor.is_none(),
+        "the channel's cursor stays where it was"
+    );
+
+    // The first page failing is still a failed poll.
+    srv.script("/s/acmenews", vec![Reply::status(500)]);
+    assert_eq!(t.poll(None).await.unwrap_err().reason(), "http_5xx");
+}
