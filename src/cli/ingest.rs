@@ -266,7 +266,11 @@ impl FetchRun<'_> {
                 )
                 .await
                 .map_err(|e| anyhow!("{name}: {e}"))?;
-            fetcher.commit_validators();
+            if failed.is_none() {
+                fetcher.commit_validators();
+            } else {
+                fetcher.discard_validators();
+            }
             totals.received += r.received;
             totals.stored += r.stored;
             totals.duplicates += r.duplicates;

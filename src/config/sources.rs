@@ -423,6 +423,15 @@ pub struct RssSourceConfig {
     pub interval_secs: u64,
     /// Feed URL (RSS 2.0 or Atom).
     pub url: String,
+    /// Most feed pages read per poll when the feed is paged (RFC 5005 `rel="next"` links, in
+    /// Atom or as `atom:link` in RSS); paging stops earlier at a page whose items are all
+    /// known, and never visits a page twice.
+    #[serde(default = "default_feed_pages")]
+    pub max_pages: u32,
+}
+
+fn default_feed_pages() -> u32 {
+    10
 }
 
 impl RssSourceConfig {
@@ -432,7 +441,7 @@ impl RssSourceConfig {
         if !matches!(u.scheme(), "http" | "https") {
             return Err(c.err("url", "must be http or https"));
         }
-        Ok(())
+        c.pages(self.max_pages, 50)
     }
 }
 

@@ -199,11 +199,14 @@ impl Runner {
         }
         match r {
             Ok(rep) => {
-                self.task.fetcher.commit_validators();
                 self.stored(&rep);
                 if let Some(err) = failed {
+                    // The pages before the failure must be read again next time (a 304 on
+                    // the first page would hide the ones after it): poll_failed drops their
+                    // validators.
                     return Some(self.poll_failed(&err));
                 }
+                self.task.fetcher.commit_validators();
                 Some(if more {
                     Duration::ZERO
                 } else {

@@ -38,10 +38,24 @@ impl RssSource {
 
 /// Items of a feed document; `Err` when the document is not a feed.
 pub fn parse_feed(bytes: &[u8], max_items: usize) -> Result<Vec<RawItem>, SourceError> {
+    parse_feed_page(bytes, max_items).map(|(items, _)| items)
+}
+
+/// Items of one feed page and its `rel="next"` link (RFC 5005 paging), as written in the
+/// document (possibly relative).
+pub fn parse_feed_page(
+    bytes: &[u8],
+    max_items: usize,
+) -> Result<(Vec<RawItem>, Option<String>), SourceError> {
     let feed = feed_rs::parser::parse(bytes).map_err(|e| SourceError::Parse {
         what: "feed",
         message: e.to_string(),
     })?;
+    let next = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref() == Some("next"))
+        .map(|l| l.href.clone());
     let mut items = Vec::new();
     for e in feed.entries.into_iter().take(max_items) {
         let link = e.links.first().map(|l| l.href.clone());
@@ -84,7 +98,7 @@ pub fn parse_feed(bytes: &[u8], max_items: usize) -> Result<Vec<RawItem>, Source
             channel: Some("feed".into()),
         });
     }
-    Ok(items)
+    Ok((items, next))
 }
 
 #[async_trait]
@@ -103,36 +117,67 @@ impl Source for RssSource {
 
     async fn poll(&self, cursor: Option<&[u8]>) -> Result<Poll, SourceError> {
         let prev: RssCursor = super::decode_cursor(&self.cfg.name, cursor);
-        let body = match self.fetcher.get(&self.cfg.url, FetchKind::Feed).await? {
-            Fetched::NotModified => return Ok(Poll::default()),
-            Fetched::Fresh(b) => b,
-        };
-        let items = match parse_feed(&body.bytes, self.max_items) {
-            Ok(i) => i,
-            Err(e) => {
-                // The next poll must re-read the feed even if the server says "not modified".
-                self.fetcher.forget_validators(&self.cfg.url);
-                return Err(e);
+        let mut poll = Poll::default();
+        let mut items: Vec<RawItem> = Vec::new();
+        let mut url = self.cfg.url.clone();
+        let mut visited = std::collections::HashSet::new();
+        for page in 0..self.cfg.max_pages {
+            visited.insert(url.clone());
+            let body = match self.fetcher.get(&url, FetchKind::Feed).await {
+                Ok(Fetched::NotModified) if page == 0 => return Ok(Poll::default()),
+                Ok(Fetched::NotModified) => break,
+                Ok(Fetched::Fresh(b)) => b,
+                Err(e) if page == 0 => return Err(e.into()),
+                Err(e) => {
+                    poll.failed = Some(e.into());
+                    break;
+                }
+            };
+            let room = self.max_items.saturating_sub(items.len());
+            let (page_items, next) = match parse_feed_page(&body.bytes, room) {
+                Ok(p) => p,
+                Err(e) => {
+                    // The next poll must re-read the page even if the server says "not modified".
+                    self.fetcher.forget_validators(&url);
+                    if page == 0 {
+                        return Err(e);
+                    }
+                    poll.failed = Some(e);
+                    break;
+                }
+            };
+            let known_page = page_items
+                .iter()
+                .all(|i| prev.seen.contains(&i.external_id));
+            items.extend(page_items);
+            // Pages run newest first: below a page this poll already knew, an earlier poll
+            // has read the rest. A next link seen before is a loop.
+            let next = next
+                .and_then(|n| body.url.join(&n).ok())
+                .map(|u| u.to_string());
+            match next {
+                Some(n) if !known_page && !visited.contains(&n) && items.len() < self.max_items => {
+                    url = n
+                }
+                _ => break,
             }
-        };
+        }
         let seen_now: Vec<String> = items
             .iter()
             .map(|i| i.external_id.clone())
             .take(MAX_REMEMBERED_IDS)
             .collect();
-        let fresh: Vec<RawItem> = items
+        poll.items = items
             .into_iter()
             .filter(|i| !prev.seen.contains(&i.external_id))
             .collect();
-        Ok(Poll {
-            items: fresh,
-            cursor: Some(
-                serde_json::to_vec(&RssCursor { seen: seen_now }).expect("cursor serialises"),
-            ),
-            skipped: 0,
-            more: false,
-            failed: None,
-        })
+        // After a failed page the cursor stays, so the next poll walks the pages again and
+        // reads what it missed (the items already stored are recognised as duplicates).
+        if poll.failed.is_none() {
+            poll.cursor =
+                Some(serde_json::to_vec(&RssCursor { seen: seen_now }).expect("cursor serialises"));
+        }
+        Ok(poll)
     }
 }
 

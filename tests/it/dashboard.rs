@@ -343,7 +343,9 @@ async fn the_dashboard_draws_the_apis_numbers_and_filters_posts() {
     driver.wait_ready().await;
     let png = driver.screenshot().await;
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // The repository's target/ (absent when CARGO_TARGET_DIR points elsewhere).
     let out = repo().join("target/dashboard.png");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, &png).unwrap();
     drop(driver);
     d.stop().await;

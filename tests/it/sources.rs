@@ -709,3 +709,108 @@ async fn telegram_keeps_the_newest_page_when_an_older_one_fails() {
     srv.script("/s/acmenews", vec![Reply::status(500)]);
     assert_eq!(t.poll(None).await.unwrap_err().reason(), "http_5xx");
 }
+
+fn atom_page(entries: &[&str], next: Option<&str>) -> Reply {
+    let next = next
+        .map(|n| format!("<link rel=\"next\" href=\"{n}\"/>"))
+        .unwrap_or_default();
+    let entries: String = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "<entry><id>urn:{e}</id><title>Acme Phone {e}</title><updated>2026-11-20T10:00:00Z</updated>\
+                 <content type=\"text\">The Acme Phone review {e}.</content></entry>"
+            )
+        })
+        .collect();
+    Reply::typed(
+        "application/atom+xml",
+        format!(
+            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>f</title>\
+             <id>urn:f</id><updated>2026-11-20T10:00:00Z</updated>{next}{entries}</feed>"
+        )
+        .into_bytes(),
+    )
+}
+
+fn rss_source(url: String) -> cxpulse::sources::rss::RssSource {
+    use cxpulse::config::sources::RssSourceConfig;
+    cxpulse::sources::rss::RssSource::new(
+        RssSourceConfig {
+            name: "feed".into(),
+            interval_secs: 600,
+            url,
+            max_pages: 10,
+        },
+        fetcher(),
+        1000,
+    )
+}
+
+/// Paged feeds (RFC 5005): entries beyond page 1 used to be never read. Next links are
+/// followed (relative ones against the page), a loop back to a visited page stops, and a poll
+/// that already knows a whole page goes no further.
+#[tokio::test]
+async fn paged_atom_feeds_are_followed_and_a_next_link_loop_stops() {
+    let srv = FixtureServer::start().await;
+    srv.script("/feed", vec![atom_page(&["e5", "e4"], Some("/feed/p2"))]);
+    srv.script("/feed/p2", vec![atom_page(&["e3", "e2"], Some("p3"))]);
+    // p3 links back to page 1: a loop.
+    srv.script("/feed/p3", vec![atom_page(&["e1"], Some("/feed"))]);
+    let src = rss_source(srv.url("/feed"));
+    let poll = src.poll(None).await.unwrap();
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["urn:e5", "urn:e4", "urn:e3", "urn:e2", "urn:e1"]);
+    assert!(poll.failed.is_none());
+    assert_eq!(
+        srv.seen("/feed").len(),
+        1,
+        "the loop back to page 1 is not followed"
+    );
+
+    // One new entry on page 1: the next poll stops after page 2, whose entries it knows.
+    srv.script("/feed", vec![atom_page(&["e6", "e5"], Some("/feed/p2"))]);
+    let poll = src.poll(poll.cursor.as_deref()).await.unwrap();
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["urn:e6"]);
+    assert_eq!(
+        srv.seen("/feed/p3").len(),
+        1,
+        "no need to read below a known page"
+    );
+}
+
+/// RSS 2.0 pages through `atom:link rel="next"`; a next page that fails keeps page 1's items
+/// and leaves the cursor where it was, so the next poll reads page 2.
+#[tokio::test]
+async fn rss_next_links_are_followed_and_a_failing_page_keeps_page_one() {
+    let srv = FixtureServer::start().await;
+    let rss = |items: &[&str], next: &str| {
+        let items: String = items
+            .iter()
+            .map(|i| format!("<item><guid>{i}</guid><title>Acme Phone {i}</title><description>Acme Phone note {i}</description></item>"))
+            .collect();
+        Reply::typed(
+            "application/rss+xml",
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\"><channel><title>t</title><link>http://x/</link><description>d</description>{next}{items}</channel></rss>"
+            )
+            .into_bytes(),
+        )
+    };
+    let next = format!("<atom:link rel=\"next\" href=\"{}\"/>", srv.url("/rss/2"));
+    srv.script("/rss", vec![rss(&["r3", "r2"], &next)]);
+    srv.script("/rss/2", vec![Reply::status(500)]);
+    let src = rss_source(srv.url("/rss"));
+    let poll = src.poll(None).await.unwrap();
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["r3", "r2"], "page 1 is kept");
+    assert_eq!(poll.failed.as_ref().map(|e| e.reason()), Some("http_5xx"));
+    assert!(poll.cursor.is_none());
+
+    srv.script("/rss/2", vec![rss(&["r1"], "")]);
+    let poll = src.poll(None).await.unwrap();
+    let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
+    assert_eq!(ids, ["r3", "r2", "r1"], "page 2 is read next time");
+    assert!(poll.failed.is_none() && poll.cursor.is_some());
+}
