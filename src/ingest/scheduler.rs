@@ -199,7 +199,7 @@ impl Runner {
         }
         match r {
             Ok(rep) => {
-                self.stored(&rep);
+                self.stored(&rep, failed.is_none());
                 if let Some(err) = failed {
                     // The pages before the failure must be read again next time (a 304 on
                     // the first page would hide the ones after it): poll_failed drops their
@@ -217,8 +217,12 @@ impl Runner {
         }
     }
 
-    fn stored(&mut self, rep: &pipeline::IngestReport) {
-        self.failures = 0;
+    /// `complete`: the whole poll was read. A poll cut short by a failing page stores what it
+    /// read but keeps counting failures, so a page that always fails backs off further.
+    fn stored(&mut self, rep: &pipeline::IngestReport, complete: bool) {
+        if complete {
+            self.failures = 0;
+        }
         let now = now_ms();
         self.metrics
             .source_last_success
@@ -227,11 +231,13 @@ impl Runner {
         let mut h = self.health_mut();
         let e = h.get_mut(&self.name).expect("inserted at start");
         e.last_success_ms = Some(now);
-        e.consecutive_failures = 0;
+        e.consecutive_failures = self.failures;
         e.posts_stored += rep.stored as u64;
         e.duplicates += rep.duplicates as u64;
         e.irrelevant += rep.irrelevant as u64;
-        e.backoff_secs = 0;
+        if complete {
+            e.backoff_secs = 0;
+        }
         if rep.stored > 0 {
             tracing::info!(source = %self.name, product = %self.task.product, stored = rep.stored,
                 duplicates = rep.duplicates, irrelevant = rep.irrelevant, "stored new posts");

@@ -592,6 +592,14 @@ async fn a_page_that_fails_after_the_first_keeps_what_was_read() {
         source(&v, "hn")["consecutive_failures"].as_u64() >= Some(1),
         "{v:#}"
     );
+    // A page that keeps failing keeps counting as a failure (the backoff grows), though page
+    // 0 is read each time; its stories are not stored twice.
+    let v = d
+        .wait_for("/api/v1/sources", "a second partial poll", |v| {
+            source(v, "hn")["consecutive_failures"].as_u64() >= Some(2)
+        })
+        .await;
+    assert_eq!(stored(&v, "hn"), 2, "{v:#}");
 
     // Page 1 answers again: the next poll reads from the old cursor, so page 1's comment
     // arrives and page 0's stories are not stored twice.
