@@ -597,9 +597,6 @@ async fn selectors_read_any_review_page_up_to_the_page_cap() {
 
 #[tokio::test]
 async fn telegram_reads_previews_newest_first_without_quoted_parents() {
-    use cxpulse::config::sources::TelegramSourceConfig;
-    use cxpulse::sources::telegram::TelegramSource;
-
     let srv = FixtureServer::start().await;
     let html = |f: &str| html(&format!("telegram/{f}"));
     // The fixture server ignores the query: `?before=` pages come in order on one path.
@@ -607,17 +604,7 @@ async fn telegram_reads_previews_newest_first_without_quoted_parents() {
         "/s/acmenews",
         vec![html("page_newest.html"), html("page_before_120.html")],
     );
-    let t = TelegramSource::new(
-        TelegramSourceConfig {
-            name: "tg".into(),
-            interval_secs: 600,
-            channels: vec!["acmenews".into()],
-            max_pages: 5,
-            base_url: srv.url(""),
-        },
-        fetcher(),
-        1000,
-    );
+    let t = telegram_source(&srv);
     let poll = t.poll(None).await.unwrap();
     let seen = srv.seen("/s/acmenews");
     assert_eq!(
@@ -673,25 +660,12 @@ async fn telegram_reads_previews_newest_first_without_quoted_parents() {
 /// are kept, the failure is reported with the poll, and the channel's cursor does not move.
 #[tokio::test]
 async fn telegram_keeps_the_newest_page_when_an_older_one_fails() {
-    use cxpulse::config::sources::TelegramSourceConfig;
-    use cxpulse::sources::telegram::TelegramSource;
-
     let srv = FixtureServer::start().await;
     srv.script(
         "/s/acmenews",
         vec![html("telegram/page_newest.html"), Reply::status(500)],
     );
-    let t = TelegramSource::new(
-        TelegramSourceConfig {
-            name: "tg".into(),
-            interval_secs: 600,
-            channels: vec!["acmenews".into()],
-            max_pages: 5,
-            base_url: srv.url(""),
-        },
-        fetcher(),
-        1000,
-    );
+    let t = telegram_source(&srv);
     let poll = t.poll(None).await.unwrap();
     assert!(!poll.items.is_empty(), "the newest page is kept");
     assert!(poll.items.iter().any(|i| i.external_id == "acmenews/122"));
@@ -813,4 +787,19 @@ async fn rss_next_links_are_followed_and_a_failing_page_keeps_page_one() {
     let ids: Vec<&str> = poll.items.iter().map(|i| i.external_id.as_str()).collect();
     assert_eq!(ids, ["r3", "r2", "r1"], "page 2 is read next time");
     assert!(poll.failed.is_none() && poll.cursor.is_some());
+}
+
+/// The `acmenews` channel on the fixture server, five pages at most.
+fn telegram_source(srv: &FixtureServer) -> cxpulse::sources::telegram::TelegramSource {
+    cxpulse::sources::telegram::TelegramSource::new(
+        cxpulse::config::sources::TelegramSourceConfig {
+            name: "tg".into(),
+            interval_secs: 600,
+            channels: vec!["acmenews".into()],
+            max_pages: 5,
+            base_url: srv.url(""),
+        },
+        fetcher(),
+        1000,
+    )
 }
