@@ -301,7 +301,7 @@ mod tests {
         let (posts_v3, buckets_v3) = schema2_store(&path, 2_500);
         // Records are schema 2 now: this build cannot read them as they are.
         {
-            let db = sled::open(&path).unwrap();
+            let db = crate::store::raw_sled_waiting(&path);
             let (_, v) = db
                 .open_tree("posts")
                 .unwrap()

@@ -930,6 +930,22 @@ fn retry_locked<T>(
     }
 }
 
+/// A bare sled handle on `path` for tests that write what an old or foreign build left,
+/// waiting like [`Store::open_waiting`] for this process's previous handle to let go.
+#[cfg(test)]
+pub(crate) fn raw_sled_waiting(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + REOPEN_LOCK_WAIT;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open {}: {e}", path.display()),
+        }
+    }
+}
+
 fn open_trees(path: &Path) -> Result<Trees, StoreError> {
     let db = sled::Config::new()
         .path(path)
@@ -982,9 +998,9 @@ mod tests {
     fn stores_of_other_schemas_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open_waiting(&path, REOPEN_LOCK_WAIT).unwrap());
         let stamp = |v: u32| {
-            let db = sled::open(&path).unwrap();
+            let db = raw_sled_waiting(&path);
             db.open_tree("meta")
                 .unwrap()
                 .insert(keys::META_SCHEMA, &v.to_be_bytes())
@@ -992,16 +1008,16 @@ mod tests {
             db.flush().unwrap();
         };
         stamp(keys::SCHEMA_VERSION + 1);
-        let e = Store::open(&path).unwrap_err();
+        let e = Store::open_waiting(&path, REOPEN_LOCK_WAIT).unwrap_err();
         assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e}");
         assert!(e.to_string().contains("upgrade cxpulse"), "{e}");
         // Schema 1 predates every migration (schema 2 migrates: see migrate.rs).
         stamp(1);
-        let e = Store::open(&path).unwrap_err();
+        let e = Store::open_waiting(&path, REOPEN_LOCK_WAIT).unwrap_err();
         assert!(matches!(e, StoreError::SchemaTooOld { .. }), "{e}");
         assert!(e.to_string().contains("re-import"), "{e}");
         // Refusing did not rewrite the version.
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled_waiting(&path);
         let v = db
             .open_tree("meta")
             .unwrap()
@@ -1011,6 +1027,6 @@ mod tests {
         assert_eq!(v.as_ref(), &1u32.to_be_bytes());
         drop(db);
         stamp(keys::SCHEMA_VERSION);
-        Store::open(&path).unwrap();
+        Store::open_waiting(&path, REOPEN_LOCK_WAIT).unwrap();
     }
 }
