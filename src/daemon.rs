@@ -115,17 +115,22 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         ingest: tx.clone(),
         started: Instant::now(),
         cache: api::cache::ResponseCache::new(config.server.response_cache_bytes),
+        admission: api::AppState::admission(&config, &metrics),
     };
     // The server stops accepting when the token fires; requests in flight finish.
     let server_token = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { server_token.cancelled().await })
-        .await
-    });
+    let limits = api::serve::ConnLimits {
+        header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+        max_connections: config.server.max_connections,
+    };
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        api::router(state),
+        limits,
+        metrics.clone(),
+        server_token,
+    ));
     let ingest = tokio::spawn(pipeline.serve(rx));
     let sources = spawn_sources(&config, &tx, &store, &health, &metrics, &shutdown)?;
     // Only the sources and the API hold senders now: when they are gone the ingest task ends.

@@ -35,6 +35,16 @@ pub struct Metrics {
     /// Answers to trend and post queries, by where they came from: `hit` (kept answer),
     /// `shared` (computed once for concurrent askers), `miss` (computed).
     pub api_cache: IntCounterVec,
+    /// Open HTTP connections.
+    pub http_connections: IntGauge,
+    /// Connections closed by a timeout, by which (`header_read`, `body_read`, `idle`).
+    pub http_timeouts: IntCounterVec,
+    /// Queries computing now, and waiting for a slot.
+    pub queries_in_flight: IntGauge,
+    pub queries_queued: IntGauge,
+    /// Queries refused as `overloaded`, and those stopped because their client went away.
+    pub queries_shed: prometheus::IntCounter,
+    pub queries_abandoned: prometheus::IntCounter,
     /// Posts in the store.
     pub stored_posts: IntGauge,
     /// 1 while the store takes writes, 0 while the disk refuses them (full, read-only).
@@ -133,6 +143,30 @@ impl Metrics {
                 "api_cache_answers_total",
                 "Answers to trend and post queries by origin (hit, shared, miss)",
                 &["outcome"],
+            ),
+            http_connections: g("http_connections", "Open HTTP connections"),
+            http_timeouts: c(
+                "http_timeouts_total",
+                "Connections or requests cut off by a timeout",
+                &["kind"],
+            ),
+            queries_in_flight: g("queries_in_flight", "Queries computing now"),
+            queries_queued: g("queries_queued", "Queries waiting for a slot"),
+            queries_shed: register(
+                &registry,
+                prometheus::IntCounter::new(
+                    "queries_shed_total",
+                    "Queries refused as overloaded (503)",
+                )
+                .expect("valid metric"),
+            ),
+            queries_abandoned: register(
+                &registry,
+                prometheus::IntCounter::new(
+                    "queries_abandoned_total",
+                    "Queries stopped because their client went away",
+                )
+                .expect("valid metric"),
             ),
             stored_posts: g("stored_posts", "Posts in the store"),
             store_writable: g(

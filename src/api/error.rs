@@ -25,6 +25,12 @@ pub enum Code {
     UnsupportedMediaType,
     /// The body exceeds `server.max_body_bytes`.
     PayloadTooLarge,
+    /// The request target (path and query) is longer than the server reads.
+    UriTooLong,
+    /// The request carries more or larger headers than the server reads.
+    HeadersTooLarge,
+    /// The body did not arrive within `server.body_read_timeout_secs`; the connection is closed.
+    RequestTimeout,
     /// More texts or posts than `server.max_batch_texts`.
     BatchTooLarge,
     /// A write endpoint was called without a valid bearer token.
@@ -36,6 +42,9 @@ pub enum Code {
     RateLimited,
     /// The daemon is shutting down or the model is not available.
     Unavailable,
+    /// More queries are computing and waiting than the server takes on; `Retry-After` says
+    /// when to try again. Answered at once, so a crowd of clients gets a quick no.
+    Overloaded,
     /// The disk refuses writes (full, read-only) or the store is being reopened after that;
     /// reads keep working, writes resume by themselves once the disk takes them again.
     StorageUnavailable,
@@ -51,10 +60,15 @@ impl Code {
             Code::InvalidParameter | Code::InvalidJson => StatusCode::BAD_REQUEST,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::PayloadTooLarge | Code::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UriTooLong => StatusCode::URI_TOO_LONG,
+            Code::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::WritesDisabled => StatusCode::FORBIDDEN,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Code::Unavailable | Code::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable | Code::StorageUnavailable | Code::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,11 +81,15 @@ impl Code {
         Code::InvalidJson,
         Code::UnsupportedMediaType,
         Code::PayloadTooLarge,
+        Code::UriTooLong,
+        Code::HeadersTooLarge,
+        Code::RequestTimeout,
         Code::BatchTooLarge,
         Code::Unauthorized,
         Code::WritesDisabled,
         Code::RateLimited,
         Code::Unavailable,
+        Code::Overloaded,
         Code::StorageUnavailable,
         Code::Internal,
     ];
@@ -106,6 +124,10 @@ impl ApiError {
 /// writes or the store is being reopened (the client may retry), `internal` for everything else.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if matches!(e, StoreError::Cancelled) {
+            // Nobody reads this answer: the client has gone. Not an error worth a log line.
+            return ApiError::new(Code::Unavailable, "the query was cancelled");
+        }
         if e.is_storage_failure() {
             tracing::warn!(error = %e, "request refused: storage unavailable");
             ApiError::new(
@@ -122,7 +144,15 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
+        let code = self.code;
         let mut r = (status, Json(self)).into_response();
+        if code == Code::Overloaded {
+            // Past the queue the wait is short: the work in flight is a few queries' worth.
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

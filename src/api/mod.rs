@@ -1,16 +1,20 @@
 //! The HTTP API (axum): the only module that knows HTTP and JSON. Routes under `/api/v1`, the
 //! OpenAPI document, Prometheus metrics at `/metrics`.
 
+mod admission;
 pub mod cache;
 mod dashboard;
 pub mod error;
+mod extract;
+mod guard;
 mod ratelimit;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,11 +25,12 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 pub use error::{ApiError, Code};
+use extract::{ApiPath, NoParams};
 
 use crate::config::{valid_id, Config, Product};
 use crate::domain::time::{format_ms, parse_time_ms, parse_window_ms};
-use crate::domain::SignalKind;
 use crate::domain::{now_ms, Post, PostId, RawItem};
+use crate::domain::{Cancel, SignalKind};
 use crate::ingest::classifier::Classifier;
 use crate::ingest::pipeline::{self, Batch, PipelineError};
 use crate::ingest::scheduler::HealthMap;
@@ -46,6 +51,21 @@ pub struct AppState {
     pub started: Instant,
     /// Finished answers of trend and post queries.
     pub cache: Arc<cache::ResponseCache>,
+    /// How many queries compute at once, and who waits.
+    pub admission: Arc<admission::Admission>,
+}
+
+impl AppState {
+    /// The admission control of `config.server`, counting into `metrics`.
+    pub fn admission(config: &Config, metrics: &Arc<Metrics>) -> Arc<admission::Admission> {
+        let s = &config.server;
+        Arc::new(admission::Admission::new(
+            s.max_concurrent_queries,
+            s.max_queued_queries,
+            s.query_queue_timeout,
+            metrics.clone(),
+        ))
+    }
 }
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -78,6 +98,14 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
+            guard::BodyLimits {
+                read_timeout: state.config.server.body_read_timeout,
+                max_bytes: body_limit,
+                metrics: state.metrics.clone(),
+            },
+            guard::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
             state
                 .config
                 .server
@@ -89,6 +117,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_requests,
         ))
+        .layer(middleware::from_fn(guard::limits_and_headers))
         .with_state(state)
 }
 
@@ -117,11 +146,11 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn openapi() -> impl IntoResponse {
+async fn openapi(_: NoParams) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(st): State<AppState>, _: NoParams) -> impl IntoResponse {
     st.metrics.stored_posts.set(st.store.post_count() as i64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -129,7 +158,7 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn health(State(st): State<AppState>) -> Json<Value> {
+async fn health(State(st): State<AppState>, _: NoParams) -> Json<Value> {
     let spec = st.classifier.spec();
     let failure = st.store.storage_failure();
     Json(json!({
@@ -163,7 +192,7 @@ fn product<'a>(st: &'a AppState, id: &str) -> Result<&'a Product, ApiError> {
         .ok_or_else(|| ApiError::new(Code::ProductNotFound, format!("no product with id `{id}`")))
 }
 
-async fn products(State(st): State<AppState>) -> Json<Value> {
+async fn products(State(st): State<AppState>, _: NoParams) -> Json<Value> {
     let list: Vec<Value> = st
         .config
         .products
@@ -203,7 +232,7 @@ fn trend_error(e: TrendError) -> ApiError {
 
 async fn product_trends(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<RangeParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -225,7 +254,7 @@ async fn product_trends(
     let store = st.store.clone();
     let source = q.source.clone();
     let product = id.clone();
-    cached_json(&st, &id, key, move || {
+    cached_json(&st, &id, key, move |_| {
         let t = trends::trends(&store, &product, from, to, interval, source.as_deref());
         to_json(&t.map_err(trend_error)?)
     })
@@ -243,7 +272,7 @@ async fn cached_json(
     st: &AppState,
     product: &str,
     key: Option<String>,
-    compute: impl FnOnce() -> Result<Vec<u8>, ApiError> + Send + 'static,
+    compute: impl FnOnce(&Cancel) -> Result<Vec<u8>, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     fn json_body(body: bytes::Bytes) -> Response {
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -275,9 +304,7 @@ async fn cached_json(
         }
     }
     st.metrics.api_cache.with_label_values(&["miss"]).inc();
-    let body = tokio::task::spawn_blocking(compute)
-        .await
-        .map_err(ApiError::internal)??;
+    let body = st.admission.run(compute).await?;
     let body = bytes::Bytes::from(body);
     if let Some(t) = ticket {
         t.fill(&body);
@@ -307,7 +334,7 @@ pub fn authenticity_json(r: &AuthenticityReport) -> Value {
 
 async fn product_authenticity(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<AuthenticityParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q?;
@@ -320,11 +347,10 @@ async fn product_authenticity(
         None => Interval::Day,
     };
     let store = st.store.clone();
-    let r =
-        tokio::task::spawn_blocking(move || authenticity::report(&store, &id, from, to, interval))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(trend_error)?;
+    let r = st
+        .admission
+        .run(move |_| authenticity::report(&store, &id, from, to, interval).map_err(trend_error))
+        .await?;
     Ok(Json(authenticity_json(&r)))
 }
 
@@ -360,7 +386,8 @@ fn deliveries_json(
 /// The digests the scheduler stored for a product, newest first, with their deliveries.
 async fn list_digests(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
+    _: NoParams,
 ) -> Result<Json<Value>, ApiError> {
     product(&st, &id)?;
     let state = st.clone();
@@ -393,7 +420,7 @@ pub struct AlertParams {
 /// with its deliveries.
 async fn list_alerts(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<AlertParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q?;
@@ -432,7 +459,7 @@ pub struct DigestParams {
 /// `format=html`.
 async fn product_digest(
     State(st): State<AppState>,
-    Path((id, date)): Path<(String, String)>,
+    ApiPath((id, date)): ApiPath<(String, String)>,
     q: Result<Query<DigestParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -447,16 +474,18 @@ async fn product_digest(
     }
     let store = st.store.clone();
     let tz = st.config.digest.timezone;
-    let (d, stored) = tokio::task::spawn_blocking(move || {
-        crate::notify::digest::stored_or_compute(&store, &id, &name, day, tz)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| match e {
-        crate::notify::digest::DigestError::Store(s) => ApiError::from(s),
-        crate::notify::digest::DigestError::Corrupt(s) => ApiError::internal(s),
-        other => ApiError::param(other.to_string()),
-    })?;
+    let (d, stored) = st
+        .admission
+        .run(move |_| {
+            crate::notify::digest::stored_or_compute(&store, &id, &name, day, tz).map_err(|e| {
+                match e {
+                    crate::notify::digest::DigestError::Store(s) => ApiError::from(s),
+                    crate::notify::digest::DigestError::Corrupt(s) => ApiError::internal(s),
+                    other => ApiError::param(other.to_string()),
+                }
+            })
+        })
+        .await?;
     let origin = (
         header::HeaderName::from_static("x-cxpulse-digest"),
         if stored { "stored" } else { "computed" },
@@ -491,7 +520,7 @@ pub struct SummaryParams {
 
 async fn product_summary(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<SummaryParams>, QueryRejection>,
 ) -> Result<Json<trends::Summary>, ApiError> {
     let Query(q) = q?;
@@ -508,10 +537,10 @@ async fn product_summary(
         None => now_ms(),
     };
     let store = st.store.clone();
-    let s = tokio::task::spawn_blocking(move || trends::summary(&store, &id, &window, wms, to))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(trend_error)?;
+    let s = st
+        .admission
+        .run(move |_| trends::summary(&store, &id, &window, wms, to).map_err(trend_error))
+        .await?;
     Ok(Json(s))
 }
 
@@ -590,9 +619,49 @@ fn decode_cursor(s: &str) -> Option<(i64, PostId)> {
     Some((ts.parse().ok()?, PostId::from_hex(id)?))
 }
 
+/// A `label` filter must name a head and label the model has: a typo is an error that says
+/// what exists, not an empty page (nor a scan for something that cannot match).
+fn check_label(st: &AppState, wanted: &str) -> Result<(), ApiError> {
+    let slots = st.classifier.spec().slots();
+    let list = |it: &mut dyn Iterator<Item = String>| {
+        let mut v: Vec<String> = it.collect();
+        v.dedup();
+        v.join(", ")
+    };
+    match wanted.split_once('.') {
+        Some((head, label)) => {
+            if !slots.iter().any(|s| s.head == head) {
+                return Err(ApiError::param(format!(
+                    "`label`: the model has no head `{head}`; its heads: {}",
+                    list(&mut slots.iter().map(|s| s.head.clone()))
+                )));
+            }
+            if !slots.iter().any(|s| s.head == head && s.label == label) {
+                return Err(ApiError::param(format!(
+                    "`label`: head `{head}` has no label `{label}`; its labels: {}",
+                    list(
+                        &mut slots
+                            .iter()
+                            .filter(|s| s.head == head)
+                            .map(|s| s.label.clone())
+                    )
+                )));
+            }
+        }
+        None if !slots.iter().any(|s| s.label == wanted) => {
+            return Err(ApiError::param(format!(
+                "`label`: no head has a label `{wanted}`; labels: {}",
+                list(&mut slots.iter().map(|s| format!("{}.{}", s.head, s.label)))
+            )));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
 async fn list_posts(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     q: Result<Query<PostParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
@@ -623,6 +692,7 @@ async fn list_posts(
         if l.is_empty() || l.len() > 100 {
             return Err(ApiError::param("`label` must be 1-100 characters"));
         }
+        check_label(&st, l)?;
     }
     let signal = match q.signal.as_deref() {
         Some(s) => Some(
@@ -651,8 +721,10 @@ async fn list_posts(
     };
     let key = q.to.is_some().then(|| format!("posts {query:?}"));
     let store = st.store.clone();
-    cached_json(&st, &id, key, move || {
-        let page = store.posts_page(&query).map_err(ApiError::from)?;
+    cached_json(&st, &id, key, move |cancel| {
+        let page = store
+            .posts_page_until(&query, cancel)
+            .map_err(ApiError::from)?;
         to_json(&PostsPage {
             posts: page.posts.iter().map(PostView::from).collect(),
             next_cursor: page.next.map(encode_cursor),
@@ -670,7 +742,11 @@ struct PostsPage<'a> {
 /// A consistent snapshot of the whole store, streamed. It is written to an unlinked temporary
 /// file beside the store first (writers pause only while that runs, not while a slow client
 /// downloads), and needs the bearer token: it holds every post.
-async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn backup(
+    State(st): State<AppState>,
+    _: NoParams,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require_token(&st, &headers)?;
     let store = st.store.clone();
     let (file, summary) = tokio::task::spawn_blocking(move || {
@@ -731,6 +807,16 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are the same.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
+        .filter(|t| !t.is_empty())
+}
+
 fn require_token(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &st.config.server.api_token else {
         return Err(ApiError::new(
@@ -741,7 +827,7 @@ fn require_token(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or("");
     if token_matches(given.as_bytes(), expected.as_bytes()) {
         Ok(())
@@ -779,7 +865,8 @@ pub struct IngestPost {
 
 async fn ingest_posts(
     State(st): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
+    _: NoParams,
     headers: HeaderMap,
     body: Result<Json<IngestBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -826,11 +913,20 @@ async fn ingest_posts(
             }
             None => None,
         };
+        let url = match p.url.as_deref() {
+            Some(u) => Some(crate::domain::text::http_url(u).ok_or_else(|| {
+                ApiError::param(format!(
+                    "posts[{i}].url must be an absolute http(s) URL of at most {} characters",
+                    crate::domain::text::MAX_URL_CHARS
+                ))
+            })?),
+            None => None,
+        };
         let external_id =
             p.id.unwrap_or_else(|| format!("h:{}", &blake3::hash(text.as_bytes()).to_hex()[..24]));
         items.push(RawItem {
             external_id,
-            url: p.url,
+            url,
             author: p.author,
             published_ms,
             title: p.title,
@@ -863,6 +959,7 @@ pub struct ClassifyBody {
 
 async fn classify(
     State(st): State<AppState>,
+    _: NoParams,
     body: Result<Json<ClassifyBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
@@ -890,7 +987,7 @@ async fn classify(
     Ok(Json(json!(results)))
 }
 
-async fn sources(State(st): State<AppState>) -> Json<Value> {
+async fn sources(State(st): State<AppState>, _: NoParams) -> Json<Value> {
     let h = st.health.read().expect("health lock poisoned");
     let list: Vec<Value> = h
         .values()
@@ -915,6 +1012,16 @@ mod tests {
         assert!(!token_matches(b"abc", b"abcdefgh"));
         assert!(!token_matches(b"abcdefghi", b"abcdefgh"));
         assert!(!token_matches(b"", b"abcdefgh"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer tok", "bearer tok", "BEARER  tok", " Bearer tok "] {
+            assert_eq!(bearer_token(v), Some("tok"), "{v}");
+        }
+        for v in ["Basic tok", "Bearer", "Bearer ", "Bearertok", "tok"] {
+            assert_eq!(bearer_token(v), None, "{v}");
+        }
     }
 
     #[test]

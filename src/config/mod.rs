@@ -171,6 +171,14 @@ pub struct ServerConfig {
     pub rate_limit: Option<(u32, u32)>,
     /// Bytes of query answers kept (api/cache.rs); 0: none.
     pub response_cache_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    /// Resolved: never 0.
+    pub max_concurrent_queries: usize,
+    pub max_queued_queries: usize,
+    pub query_queue_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -302,8 +310,14 @@ impl Config {
             "# effective configuration (file < environment < command line); secrets masked\n",
         );
         let (rps, burst) = self.server.rate_limit.unwrap_or((0, 0));
-        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\nrate_limit_per_client_rps = {rps}\nrate_limit_burst = {burst}\nresponse_cache_mib = {}\n\n",
+        out.push_str(&format!("[server]\nbind = \"{}\"\napi_token = {}\nmax_body_bytes = {}\nmax_batch_texts = {}\nrate_limit_per_client_rps = {rps}\nrate_limit_burst = {burst}\nresponse_cache_mib = {}\n",
             self.server.bind, mask(&self.server.api_token), self.server.max_body_bytes, self.server.max_batch_texts, self.server.response_cache_bytes / (1024 * 1024)));
+        let sv = &self.server;
+        out.push_str(&format!(
+            "header_read_timeout_secs = {}\nbody_read_timeout_secs = {}\nidle_timeout_secs = {}\nmax_connections = {}\nmax_concurrent_queries = {}\nmax_queued_queries = {}\nquery_queue_timeout_ms = {}\n\n",
+            sv.header_read_timeout.as_secs(), sv.body_read_timeout.as_secs(), sv.idle_timeout.as_secs(),
+            sv.max_connections, sv.max_concurrent_queries, sv.max_queued_queries, sv.query_queue_timeout.as_millis()
+        ));
         out.push_str(&format!(
             "[storage]\npath = {:?}\nauthor_salt = {}\npseudonymise_authors = {}\nretain_days = {}\n\n",
             self.storage.path,

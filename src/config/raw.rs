@@ -55,6 +55,22 @@ pub struct RawServer {
     /// Memory for finished answers to trend and post queries, reused until the product's
     /// data changes (a dashboard refresh costs nothing); 0 turns the cache off.
     pub response_cache_mib: usize,
+    /// Seconds a client has to send a request's headers once it has started them; a client
+    /// trickling a header line at a time is disconnected after this.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body; past it the answer is 408.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit with no request before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Trend, post, summary and report queries computed at once; 0: one per CPU core.
+    pub max_concurrent_queries: usize,
+    /// Queries that may wait for a free slot; past that (or past the wait below) the answer
+    /// is 503 `overloaded` with `Retry-After`.
+    pub max_queued_queries: usize,
+    /// Milliseconds a query may wait for a slot before it is refused as `overloaded`.
+    pub query_queue_timeout_ms: u64,
 }
 
 impl Default for RawServer {
@@ -67,6 +83,13 @@ impl Default for RawServer {
             rate_limit_per_client_rps: 100,
             rate_limit_burst: 200,
             response_cache_mib: 16,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_concurrent_queries: 0,
+            max_queued_queries: 32,
+            query_queue_timeout_ms: 50,
         }
     }
 }

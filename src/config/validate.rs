@@ -96,7 +96,51 @@ fn validate_server(
             "limits must be greater than zero",
         ));
     }
+    for (key, v) in [
+        (
+            "server.header_read_timeout_secs",
+            s.header_read_timeout_secs,
+        ),
+        ("server.body_read_timeout_secs", s.body_read_timeout_secs),
+        ("server.idle_timeout_secs", s.idle_timeout_secs),
+    ] {
+        if !(1..=3600).contains(&v) {
+            return Err(invalid(text, key, "must be 1 to 3600 (seconds)"));
+        }
+    }
+    if !(1..=65_536).contains(&s.max_connections) {
+        return Err(invalid(
+            text,
+            "server.max_connections",
+            "must be 1 to 65536",
+        ));
+    }
+    if s.max_concurrent_queries > 1024 {
+        return Err(invalid(
+            text,
+            "server.max_concurrent_queries",
+            "must be at most 1024; 0 means one per CPU core",
+        ));
+    }
+    if !(1..=60_000).contains(&s.query_queue_timeout_ms) {
+        return Err(invalid(
+            text,
+            "server.query_queue_timeout_ms",
+            "must be 1 to 60000 (milliseconds)",
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     Ok(ServerConfig {
+        header_read_timeout: Duration::from_secs(s.header_read_timeout_secs),
+        body_read_timeout: Duration::from_secs(s.body_read_timeout_secs),
+        idle_timeout: Duration::from_secs(s.idle_timeout_secs),
+        max_connections: s.max_connections,
+        max_concurrent_queries: match s.max_concurrent_queries {
+            0 => cores,
+            n => n,
+        },
+        max_queued_queries: s.max_queued_queries,
+        query_queue_timeout: Duration::from_millis(s.query_queue_timeout_ms),
         bind,
         api_token,
         max_body_bytes: s.max_body_bytes,

@@ -2,6 +2,7 @@
 //! time and text helpers. Depends on nothing else in the crate.
 
 pub mod calibration;
+pub mod cancel;
 pub mod classification;
 pub mod id;
 pub mod num;
@@ -11,6 +12,7 @@ pub mod signal;
 pub mod text;
 pub mod time;
 
+pub use cancel::Cancel;
 pub use classification::{Classification, HeadResult};
 pub use id::PostId;
 pub use post::{stars, Post, RawItem};

@@ -224,6 +224,29 @@ pub fn cap_chars(s: &str, max: usize) -> &str {
     }
 }
 
+/// The longest post URL kept; longer ones are tracking-laden or hostile and are dropped.
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// `raw` as a link target every output may use, or `None`: only absolute `http(s)` URLs with a
+/// host, at most [`MAX_URL_CHARS`], in the WHATWG serialisation (which drops tabs and newlines
+/// and percent-encodes spaces, quotes and angle brackets), so no digest, mail or page can be
+/// steered by a post's URL into markup or a `javascript:` link.
+pub fn http_url(raw: &str) -> Option<String> {
+    if raw.chars().count() > MAX_URL_CHARS
+        || raw
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return None;
+    }
+    let u = url::Url::parse(raw.trim()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let s = String::from(u);
+    (s.len() <= MAX_URL_CHARS).then_some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +280,33 @@ mod tests {
         assert_eq!(cap_chars("héllo", 2), "hé");
         assert_eq!(cap_chars("hi", 10), "hi");
         assert_eq!(normalise_ws("  a \t b\r\n\n c\u{0}  "), "a b\nc");
+    }
+
+    #[test]
+    fn only_http_urls_survive_and_they_carry_no_markup() {
+        assert_eq!(
+            http_url("https://ok.example/a\n\n<script>alert(1)</script>").as_deref(),
+            Some("https://ok.example/a%3Cscript%3Ealert(1)%3C/script%3E")
+        );
+        assert_eq!(
+            http_url(" http://x.example/a b\"c ").as_deref(),
+            Some("http://x.example/a%20b%22c")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<b>x</b>",
+            "/relative/path",
+            "mailto:a@b.example",
+            "https://",
+            "http:// /space-host",
+            "https://x.example/\u{0}nul",
+        ] {
+            assert_eq!(http_url(bad), None, "{bad}");
+        }
+        assert_eq!(
+            http_url(&format!("https://x.example/{}", "a".repeat(MAX_URL_CHARS))),
+            None
+        );
     }
 }

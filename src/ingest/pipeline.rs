@@ -147,7 +147,8 @@ impl Normaliser {
             product: product.to_string(),
             source: source.to_string(),
             external_id: item.external_id,
-            url: item.url,
+            // Only plain http(s) links are kept: a URL is shown as a link in every output.
+            url: item.url.as_deref().and_then(crate::domain::text::http_url),
             author: item
                 .author
                 .as_deref()

@@ -33,7 +33,7 @@ pub use codec::{
 pub use forget::ForgetOutcome;
 pub use keys::{Granularity, MessageKey};
 
-use crate::domain::{Post, PostId};
+use crate::domain::{Cancel, Post, PostId};
 use crate::domain::{Retro, Scorer, SignalKind};
 
 #[derive(Debug, Error)]
@@ -64,6 +64,9 @@ pub enum StoreError {
     Unwritable { detail: String },
     #[error("the store is being reopened after a storage failure; try again in a moment")]
     Reopening,
+    /// The caller raised the query's cancel flag (its client went away); nothing was changed.
+    #[error("the query was cancelled")]
+    Cancelled,
 }
 
 impl StoreError {
@@ -117,6 +120,9 @@ pub struct PostPage {
 /// A post listing scans at most this many index entries per call, so a filter that matches
 /// nothing cannot turn one request into a scan of the whole product; the caller gets a cursor.
 const MAX_SCAN_PER_PAGE: usize = 20_000;
+
+/// Records between two looks at a query's cancel flag: a few hundred microseconds of work.
+const CANCEL_CHECK_EVERY: usize = 256;
 
 /// The open sled database and its trees; replaced as a whole when the store is reopened after
 /// a storage failure (see [`Store::try_recover`]).
@@ -572,6 +578,11 @@ impl Store {
 
     /// A page of a product's posts, newest first.
     pub fn posts_page(&self, q: &PostQuery) -> Result<PostPage, StoreError> {
+        self.posts_page_until(q, &Cancel::never())
+    }
+
+    /// [`Store::posts_page`], stopping with [`StoreError::Cancelled`] once `cancel` is raised.
+    pub fn posts_page_until(&self, q: &PostQuery, cancel: &Cancel) -> Result<PostPage, StoreError> {
         let t = self.t()?;
         let slots = self.slots();
         let (lo, hi_range) = keys::post_range(&q.product, q.from_ms, q.to_ms);
@@ -593,6 +604,9 @@ impl Store {
                 keys::split_post_key(&k).ok_or_else(|| corrupt("posts", "key of wrong length"))?;
             last = Some((ts, id));
             scanned += 1;
+            if scanned % CANCEL_CHECK_EVERY == 0 && cancel.is_cancelled() {
+                return Err(StoreError::Cancelled);
+            }
             let p = codec::decode_post(id, &v, &slots).map_err(|e| corrupt("posts", e))?;
             if post_matches(&p, q, label.as_ref()) {
                 posts.push(p);

@@ -121,12 +121,14 @@ fn classify_prints_one_json_line_per_input_in_order() {
         .unwrap()
         .contains(&"joy".into()));
 
-    let mut child = Command::new(bin())
-        .args(["--config", cfg.to_str().unwrap(), "classify"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Proc::new(
+        Command::new(bin())
+            .args(["--config", cfg.to_str().unwrap(), "classify"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let long = "terrible ".repeat(5000);
     let input = format!("The delivery was terrible and late\nGreat support, thanks!\n\n{long}\n");
     child
@@ -135,7 +137,7 @@ fn classify_prints_one_json_line_per_input_in_order() {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output();
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -303,17 +305,19 @@ fn import_trends_posts_export_round_trip() {
 fn sigterm_shuts_down_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), "");
-    let mut child = Command::new(bin())
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--log-level",
-            "info",
-            "run",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Proc::new(
+        Command::new(bin())
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "--log-level",
+                "info",
+                "run",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -361,6 +365,7 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(Proc::new)
             .unwrap()
     };
     let mut interrupted = 0;

@@ -6,6 +6,7 @@
 //! `scripts/test.sh` installs `chromium` and `chromium-driver`; without them this test fails
 //! and says so (it never skips).
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ struct Driver {
     base: String,
     session: String,
     http: reqwest::Client,
+    /// The browser's profile; its path names every browser process of this driver.
+    profile: tempfile::TempDir,
 }
 
 impl Driver {
@@ -36,10 +39,12 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group: the browser processes chromedriver starts are killed with it.
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let base = format!("http://127.0.0.1:{port}");
@@ -54,13 +59,13 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not come up");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = tempfile::tempdir().unwrap().keep();
+        let profile = tempfile::tempdir().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1400,2400", format!("--user-data-dir={}", profile.display())]
+                         "--window-size=1400,2400", format!("--user-data-dir={}", profile.path().display())]
             }
         }}});
         let r: Value = http
@@ -81,6 +86,7 @@ impl Driver {
             base,
             session,
             http,
+            profile,
         }
     }
 
@@ -165,9 +171,22 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Kills chromedriver's whole process group (it and every browser process), also when the
+    /// test failed; killing chromedriver alone left a dozen orphaned Chromium processes.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let pgid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
+        // Browser processes that left the group still name the profile: kill those too.
+        let profile = self.profile.path().display().to_string();
+        for p in crate::util::processes_mentioning(&profile) {
+            if let Some(pid) = p.split(':').next().and_then(|p| p.parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
     }
 }
 
@@ -202,7 +221,7 @@ async fn the_dashboard_draws_the_apis_numbers_and_filters_posts() {
             "/api/v1/products/nordwind-trail-2/posts",
             Some(TOKEN),
             json!({"source": "api", "posts": [{"id": "hostile-1", "text": hostile, "published": "2026-11-19T12:00:00Z",
-                   "url": "javascript:alert(1)"}]}),
+                   "url": "https://x.example/\"><script>window.__xss=3</script>"}]}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -347,6 +366,23 @@ async fn the_dashboard_draws_the_apis_numbers_and_filters_posts() {
     let out = repo().join("target/dashboard.png");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, &png).unwrap();
+    let profile = driver.profile.path().display().to_string();
+    assert!(
+        !crate::util::processes_mentioning(&profile).is_empty(),
+        "the browser runs under its profile"
+    );
     drop(driver);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = crate::util::processes_mentioning(&profile);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "browser processes left: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     d.stop().await;
 }

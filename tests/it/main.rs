@@ -12,6 +12,7 @@ mod fetch;
 mod forget;
 mod fuzz;
 mod notify;
+mod serving;
 mod smtp;
 mod social;
 mod sources;

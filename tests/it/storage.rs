@@ -67,7 +67,7 @@ fn a_full_disk_pauses_writes_keeps_reads_and_resumes_when_space_returns() {
             Ok(())
         });
     }
-    let mut daemon = cmd.spawn().unwrap();
+    let mut daemon = crate::util::Proc::new(cmd.spawn().unwrap());
     let http = reqwest::blocking::Client::new();
     wait_for("the daemon", 30, || {
         http.get(format!("{base}/health")).send().is_ok()

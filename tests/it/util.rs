@@ -345,8 +345,59 @@ pub fn daemon_command(cfg: &Path) -> std::process::Command {
 }
 
 /// `cxpulse run` on `cfg` as a child process, its output discarded.
-pub fn spawn_daemon(cfg: &Path) -> std::process::Child {
-    daemon_command(cfg).spawn().unwrap()
+pub fn spawn_daemon(cfg: &Path) -> Proc {
+    Proc::new(daemon_command(cfg).spawn().unwrap())
+}
+
+/// A child process that is killed and reaped when dropped, so a failing test leaves no daemon
+/// or import behind.
+pub struct Proc(Option<std::process::Child>);
+
+impl Proc {
+    pub fn new(c: std::process::Child) -> Proc {
+        Proc(Some(c))
+    }
+
+    /// Waits for the process to end by itself and collects its output.
+    pub fn output(mut self) -> std::process::Output {
+        self.0.take().expect("running").wait_with_output().unwrap()
+    }
+}
+
+impl std::ops::Deref for Proc {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("running")
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("running")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Processes whose command line mentions `needle` (from `/proc`): what a test left running.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out
 }
 
 /// Opens the store a killed process left behind and requires it sound: `verify` clean and no

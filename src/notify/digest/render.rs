@@ -21,32 +21,46 @@ fn opt(x: Option<f64>, digits: usize) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// Quotes are customer text: keep them on one line and neutralise Markdown that would change
-/// the digest's own structure.
-fn quote_md(q: &Quote) -> String {
-    let text: String = q
-        .text
-        .chars()
-        .map(|c| match c {
-            '\n' | '\r' | '\t' => ' ',
-            c => c,
-        })
-        .collect();
-    let text = text
-        .replace('\\', "\\\\")
-        .replace('*', "\\*")
-        .replace('_', "\\_")
-        .replace('`', "\\`")
-        .replace('[', "\\[")
-        .replace(']', "\\]")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|");
-    match &q.url {
-        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-            format!("> {text} — {} ([link](<{u}>))", q.source)
+/// Customer (and operator) text inside Markdown: on one line, with every character that could
+/// start markup, a link, raw HTML or a table cell escaped.
+fn md_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // `#` would make a heading of a quote line; `[`/`]` are every link and image.
+            '\\' | '*' | '_' | '`' | '[' | ']' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
         }
-        _ => format!("> {text} — {}", q.source),
+    }
+    out
+}
+
+/// A post's URL as a Markdown link destination (`<...>` form), or `None` when it is not a
+/// plain `http(s)` URL. The WHATWG serialisation has no spaces, newlines or angle brackets
+/// left; what could still end the destination or escape out of it is percent-encoded.
+fn md_link(url: &str) -> Option<String> {
+    let u = crate::domain::text::http_url(url)?;
+    Some(
+        u.replace('\\', "%5C")
+            .replace('(', "%28")
+            .replace(')', "%29")
+            .replace('|', "%7C"),
+    )
+}
+
+fn quote_md(q: &Quote) -> String {
+    let text = md_text(&q.text);
+    match q.url.as_deref().and_then(md_link) {
+        Some(u) => format!("> {text} — {} ([link](<{u}>))", md_text(&q.source)),
+        None => format!("> {text} — {}", md_text(&q.source)),
     }
 }
 
@@ -79,7 +93,12 @@ pub fn markdown(d: &Digest) -> String {
 
 /// The title and the day in numbers.
 fn md_summary(s: &mut String, d: &Digest) {
-    let _ = writeln!(s, "# {} — daily digest for {}", d.product_name, d.date);
+    let _ = writeln!(
+        s,
+        "# {} — daily digest for {}",
+        md_text(&d.product_name),
+        d.date
+    );
     let _ = writeln!(
         s,
         "\n{} ({} to {}, {}). Compared with the {} days before.\n",
@@ -193,7 +212,7 @@ fn md_own_words(s: &mut String, d: &Digest) {
     ] {
         let items: Vec<String> = list
             .iter()
-            .map(|p| format!("\"{}\" ({})", p.phrase.replace('|', "\\|"), p.posts))
+            .map(|p| format!("\"{}\" ({})", md_text(&p.phrase), p.posts))
             .collect();
         let _ = writeln!(
             s,
@@ -215,7 +234,7 @@ fn md_segments(s: &mut String, d: &Digest) {
             s,
             "| {} {} | {} | {} | {} |",
             g.by,
-            g.value.replace('|', "\\|"),
+            md_text(&g.value),
             g.posts,
             opt(g.sentiment_index, 2),
             g.top_emotion.as_deref().unwrap_or("–")
@@ -295,11 +314,9 @@ const TD: &str = "padding:4px 8px;border-bottom:1px solid #eee;";
 const TH: &str = "padding:4px 8px;border-bottom:2px solid #ccc;text-align:left;";
 
 fn quote_html(q: &Quote) -> String {
-    let link = match &q.url {
-        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-            format!(" <a href=\"{}\" style=\"color:#3b6ea8;\">link</a>", esc(u))
-        }
-        _ => String::new(),
+    let link = match q.url.as_deref().and_then(crate::domain::text::http_url) {
+        Some(u) => format!(" <a href=\"{}\" style=\"color:#3b6ea8;\">link</a>", esc(&u)),
+        None => String::new(),
     };
     format!(
         "<blockquote style=\"margin:6px 0 6px 0;padding:4px 10px;border-left:3px solid #ccc;color:#333;\">{} <span style=\"color:#888;\">— {}{link}</span></blockquote>",
@@ -512,11 +529,14 @@ fn slack_esc(s: &str) -> String {
 
 fn slack_quote(q: &Quote) -> String {
     let text = slack_esc(&q.text);
-    match &q.url {
-        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-            format!(">{text} — <{}|{}>", slack_esc(u), slack_esc(&q.source))
-        }
-        _ => format!(">{text} — {}", slack_esc(&q.source)),
+    // A Slack link is `<url|label>`: `|` in the URL would end it early.
+    match q.url.as_deref().and_then(crate::domain::text::http_url) {
+        Some(u) => format!(
+            ">{text} — <{}|{}>",
+            slack_esc(&u).replace('|', "%7C"),
+            slack_esc(&q.source)
+        ),
+        None => format!(">{text} — {}", slack_esc(&q.source)),
     }
 }
 
@@ -598,7 +618,11 @@ pub fn alert_subject(a: &Alert) -> String {
 }
 
 pub fn alert_markdown(a: &Alert) -> String {
-    let mut s = format!("# Alert — {}\n\n{}\n\n", alert_headline(a), alert_detail(a));
+    let mut s = format!(
+        "# Alert — {}\n\n{}\n\n",
+        md_text(&alert_headline(a)),
+        md_text(&alert_detail(a))
+    );
     for q in &a.examples {
         let _ = writeln!(s, "{}\n", quote_md(q));
     }
@@ -630,4 +654,65 @@ pub fn alert_slack(a: &Alert) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quote(url: &str, text: &str) -> Quote {
+        Quote {
+            id: "p1".into(),
+            source: "reviews".into(),
+            published: "2026-12-01T00:00:00Z".into(),
+            url: Some(url.into()),
+            score: 0.9,
+            text: text.into(),
+        }
+    }
+
+    /// A post's URL is the one field of a quote that went out raw: with a newline it ended the
+    /// link and started a block of raw HTML in the Markdown digest.
+    #[test]
+    fn a_hostile_url_cannot_leave_its_link() {
+        let q = quote(
+            "https://ok.example/a\n\n<script>alert(1)</script>) [x](javascript:alert(1)",
+            "fine",
+        );
+        let md = quote_md(&q);
+        assert!(!md.contains('\n') && !md.contains("<script"), "{md}");
+        assert!(md.contains("([link](<https://ok.example/a%3Cscript%3Ealert%281%29%3C/script%3E%29%20[x]%28javascript:alert%281%29>))"), "{md}");
+        let slack = slack_quote(&q);
+        assert!(
+            !slack.contains("<script") && !slack.contains('\n'),
+            "{slack}"
+        );
+        assert_eq!(slack.matches('|').count(), 1, "one link label: {slack}");
+        let html = quote_html(&q);
+        assert!(!html.contains("<script"), "{html}");
+    }
+
+    #[test]
+    fn only_http_links_are_made_anywhere() {
+        for url in [
+            "javascript:alert(1)",
+            "data:text/html,<b>x",
+            "vbscript:x",
+            "//evil.example/x",
+        ] {
+            let q = quote(url, "text");
+            assert!(!quote_md(&q).contains("link"), "{url}");
+            assert!(!quote_html(&q).contains("href"), "{url}");
+            assert!(!slack_quote(&q).contains('<'), "{url}");
+        }
+    }
+
+    #[test]
+    fn markdown_text_cannot_start_markup() {
+        let t = md_text("# head\n<img src=x onerror=alert(1)> [a](javascript:x) | *b* _c_ `d` \\");
+        assert_eq!(
+            t,
+            "\\# head &lt;img src=x onerror=alert(1)&gt; \\[a\\](javascript:x) \\| \\*b\\* \\_c\\_ \\`d\\` \\\\"
+        );
+    }
 }
