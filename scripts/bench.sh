@@ -7,9 +7,13 @@
 #      /proc/PID/status against the 300 MB target, and a SIGTERM shutdown
 #   3. load: on the same store, wrk (Debian package) sends trend and post queries at about
 #      1,000 requests/s for 30 s while API clients ingest posts; throughput, p50/p99, errors
+#   4. overload (scripts/bench-overload.sh, run between steps 1 and 2): open-loop load of
+#      queries that all differ, 500 and 2,000 requests/s on 200k posts, admission control on
+#      and opened wide, side by side
 #
-# Usage: scripts/bench.sh [--no-store] [--no-rss] [--no-load]
+# Usage: scripts/bench.sh [--no-store] [--no-rss] [--no-load] [--no-overload]
 #   --no-store  skip step 1   --no-rss  skip step 2   --no-load  skip step 3
+#   --no-overload  skip step 4
 # Env: CXPULSE_BENCH_POSTS  posts to store (default 1000000)
 #      CXPULSE_BENCH_DIR    where the temporary stores go (default: mktemp -d); 2-3 GB at 1M posts
 #      CXPULSE_BENCH_PORT   port of the daemon on 127.0.0.1 (default 7979)
@@ -22,13 +26,15 @@ cd "$ROOT"
 RUN_STORE=1
 RUN_RSS=1
 RUN_LOAD=1
+RUN_OVERLOAD=1
 for arg in "$@"; do
     case "$arg" in
+        --no-overload) RUN_OVERLOAD=0 ;;
         --no-load) RUN_LOAD=0 ;;
         --no-store) RUN_STORE=0 ;;
         --no-rss) RUN_RSS=0 ;;
         -h | --help)
-            sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -57,6 +63,11 @@ say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 if ((RUN_STORE)); then
     say "1/3 store benchmark: cargo bench --bench store ($POSTS posts)"
     cargo bench --locked --bench store
+fi
+
+if ((RUN_OVERLOAD)); then
+    say "4/4 overload: scripts/bench-overload.sh"
+    bash scripts/bench-overload.sh
 fi
 
 ((RUN_RSS || RUN_LOAD)) || exit 0

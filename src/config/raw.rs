@@ -88,8 +88,8 @@ impl Default for RawServer {
             idle_timeout_secs: 60,
             max_connections: 1024,
             max_concurrent_queries: 0,
-            max_queued_queries: 32,
-            query_queue_timeout_ms: 50,
+            max_queued_queries: 64,
+            query_queue_timeout_ms: 25,
         }
     }
 }

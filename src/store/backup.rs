@@ -149,7 +149,8 @@ fn read_backup(
         )));
     }
     let schema = u32::from_be_bytes(read_exact::<4>(&mut r)?);
-    if schema != keys::SCHEMA_VERSION {
+    // Older schemas restore as they were and are migrated when the store is next opened.
+    if !(super::migrate::OLDEST_MIGRATABLE..=keys::SCHEMA_VERSION).contains(&schema) {
         return Err(bad(format!(
             "the backup holds a store of schema {schema}; this build uses {} (restore it with the cxpulse version that wrote it)",
             keys::SCHEMA_VERSION

@@ -77,8 +77,8 @@ impl Store {
         let w = self.writer()?;
         let t = &w.t;
         let slots = self.slots();
-        let trees = (&t.posts, &t.post_ids, &t.aggregates, &t.meta);
-        let res = trees.transaction(|(tp, ti, ta, tm)| {
+        let trees = (&t.posts, &t.post_ids, &t.aggregates, &t.meta, &t.post_index);
+        let res = trees.transaction(|(tp, ti, ta, tm, tx)| {
             let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
             let mut removed = 0u64;
             // Per product, the publication range of what goes: only messages of that time
@@ -95,6 +95,9 @@ impl Store {
                     .entry(p.product.clone())
                     .or_insert((p.published_ms, p.published_ms));
                 *span = (span.0.min(p.published_ms), span.1.max(p.published_ms));
+                for (e, _) in super::index::entries_of_record(&k, &p, &slots) {
+                    tx.remove(&e[..])?;
+                }
                 tp.remove(&k)?;
                 ti.remove(&ik[..])?;
                 removed += 1;

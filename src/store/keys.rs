@@ -1,11 +1,11 @@
 //! Every byte layout of the store: keys are fixed-width big-endian so that sled's lexicographic
 //! order is time order, and range scans need no decoding. Nothing outside this file builds a key.
 
-use crate::domain::PostId;
+use crate::domain::{PostId, SignalKind};
 
 /// Bumped whenever a layout below changes; the store refuses to open a newer version and migrates
 /// older ones.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 pub const META_SCHEMA: &[u8] = b"schema_version";
 pub const META_LABELS: &[u8] = b"label_slots";
@@ -77,6 +77,63 @@ pub fn split_post_key(k: &[u8]) -> Option<(i64, PostId)> {
     let mut id = [0u8; 16];
     id.copy_from_slice(&k[16..32]);
     Some((ts_from_bytes(&k[8..16]), PostId(id)))
+}
+
+/// `post_index` tree: product(8) | term(3) | published(8) | id(16); see store/index.rs.
+pub const INDEX_KEY_LEN: usize = 35;
+
+const INDEX_LABEL: u8 = 1;
+const INDEX_SIGNAL: u8 = 2;
+const INDEX_SUSPICIOUS: u8 = 3;
+
+/// What an index range holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTerm {
+    Label(u16),
+    Signal(SignalKind),
+    Suspicious,
+}
+
+impl IndexTerm {
+    pub fn bytes(self) -> [u8; 3] {
+        let (k, v) = match self {
+            IndexTerm::Label(slot) => (INDEX_LABEL, slot),
+            // Signal kinds have stable numbers (they are stored in post records too).
+            IndexTerm::Signal(s) => (INDEX_SIGNAL, s as u16),
+            IndexTerm::Suspicious => (INDEX_SUSPICIOUS, 0),
+        };
+        let v = v.to_be_bytes();
+        [k, v[0], v[1]]
+    }
+}
+
+/// The entry of `term` for the post stored under `post_key`.
+pub fn index_key(post_key: &[u8], term: IndexTerm) -> [u8; INDEX_KEY_LEN] {
+    let mut k = [0u8; INDEX_KEY_LEN];
+    k[..8].copy_from_slice(&post_key[..8]);
+    k[8..11].copy_from_slice(&term.bytes());
+    k[11..].copy_from_slice(&post_key[8..POST_KEY_LEN]);
+    k
+}
+
+/// The `posts` key an index entry points at.
+pub fn post_key_of_index(index_key: &[u8]) -> Option<[u8; POST_KEY_LEN]> {
+    if index_key.len() != INDEX_KEY_LEN {
+        return None;
+    }
+    let mut k = [0u8; POST_KEY_LEN];
+    k[..8].copy_from_slice(&index_key[..8]);
+    k[8..].copy_from_slice(&index_key[11..]);
+    Some(k)
+}
+
+/// A bound of one term's range: `post_part` is a `post_range` bound or a post key.
+pub fn index_bound(post_part: &[u8], term: IndexTerm) -> Vec<u8> {
+    let mut k = Vec::with_capacity(INDEX_KEY_LEN);
+    k.extend_from_slice(&post_part[..8]);
+    k.extend_from_slice(&term.bytes());
+    k.extend_from_slice(&post_part[8..]);
+    k
 }
 
 /// `post_ids` tree: post id(16) → its `posts` key (32). Small entries, so the duplicate check of

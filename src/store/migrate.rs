@@ -12,6 +12,9 @@
 //!    An interrupted recount starts over: the buckets are cleared first.
 //! 3. The schema version moves to 3 and the progress mark goes, in one transaction.
 //!
+//! **3 → 4** (filter index). The `post_index` tree is built from the posts (index.rs); the
+//! schema moves to 4 once it is complete, so an interrupted build is redone by the next open.
+//!
 //! Version 1 (posts keyed by id, a separate time index) is not migrated; `check_schema`
 //! refuses it with what to do instead.
 
@@ -41,9 +44,26 @@ pub(super) fn migrate(t: &Trees, found: u32, path: &std::path::Path) -> Result<(
             2 => {
                 migrate_v2_to_v3(t, path, None)?;
             }
+            3 => migrate_v3_to_v4(t, path)?,
             _ => unreachable!("check_schema refuses schemas older than {OLDEST_MIGRATABLE}"),
         }
     }
+    Ok(())
+}
+
+/// The 3 → 4 step: the filter index is built from the posts (an interrupted build starts over,
+/// its version mark is written last), then the schema moves to 4.
+fn migrate_v3_to_v4(t: &Trees, path: &std::path::Path) -> Result<(), StoreError> {
+    let slots = match t.meta.get(keys::META_LABELS)? {
+        Some(b) => codec::decode_slots(&b).map_err(|e| corrupt("meta", e))?,
+        None => Vec::new(),
+    };
+    tracing::info!(path = %path.display(), "migrating the store from schema 3 to 4: building the filter index");
+    // Whatever index a schema-3 store has was not kept up by its writers: build it anew.
+    t.meta.remove(super::index::META_INDEX)?;
+    super::index::ensure_built(t, &slots)?;
+    t.meta.insert(keys::META_SCHEMA, &4u32.to_be_bytes())?;
+    t.meta.flush()?;
     Ok(())
 }
 
@@ -167,7 +187,7 @@ fn tx_err(e: TransactionError<()>) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -175,7 +195,7 @@ mod tests {
     use crate::domain::{Classification, HeadResult, Post, PostId};
     use crate::store::{Slot, SlotKind, Store};
 
-    fn slots() -> Vec<Slot> {
+    pub(in crate::store) fn slots() -> Vec<Slot> {
         let s = |head: &str, label: &str, kind| Slot {
             head: head.into(),
             label: label.into(),
@@ -193,7 +213,7 @@ mod tests {
 
     /// Posts as schema 3 stores them when no signal fired: the default calibration's
     /// genuineness of their model scores, which is what the migration gives schema-2 posts.
-    fn posts(n: usize) -> Vec<Post> {
+    pub(in crate::store) fn posts(n: usize) -> Vec<Post> {
         (0..n)
             .map(|i| {
                 let happy = i % 3 != 0;
@@ -283,6 +303,9 @@ mod tests {
         t.meta
             .insert(keys::META_SCHEMA, &2u32.to_be_bytes())
             .unwrap();
+        // Schema 2 had no filter index.
+        t.post_index.clear().unwrap();
+        t.meta.remove(super::super::index::META_INDEX).unwrap();
         t.db.flush().unwrap();
         drop(t);
         drop(store);
@@ -295,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn a_schema_2_store_opens_as_the_schema_3_store_it_would_have_been() {
+    fn a_schema_2_store_opens_as_the_store_this_build_would_have_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let (posts_v3, buckets_v3) = schema2_store(&path, 2_500);
@@ -314,7 +337,7 @@ mod tests {
 
         let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
         let t = store.t().unwrap();
-        assert_eq!(schema(&t), 3);
+        assert_eq!(schema(&t), keys::SCHEMA_VERSION);
         assert!(t.meta.get(keys::META_MIGRATION).unwrap().is_none());
         assert_eq!(dump(&t.posts), posts_v3, "records byte for byte");
         assert_eq!(dump(&t.aggregates), buckets_v3, "buckets byte for byte");
@@ -345,9 +368,68 @@ mod tests {
         // A half-migrated store: the next open finishes the job.
         let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
         let t = store.t().unwrap();
-        assert_eq!(schema(&t), 3);
+        assert_eq!(schema(&t), keys::SCHEMA_VERSION);
         assert_eq!(dump(&t.posts), posts_v3);
         assert_eq!(dump(&t.aggregates), buckets_v3);
         assert!(store.verify().unwrap().problems.is_empty());
+    }
+
+    /// A schema-3 store has no filter index: opening builds it, and a filtered page read from
+    /// it is the page a scan of every post finds.
+    #[test]
+    fn a_schema_3_store_gains_its_filter_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.register_slots(&slots()).unwrap();
+            store
+                .ingest(&posts(1_200), &[], &Scorer::default(), None)
+                .unwrap();
+            let t = store.t().unwrap();
+            t.post_index.clear().unwrap();
+            t.meta.remove(super::super::index::META_INDEX).unwrap();
+            t.meta
+                .insert(keys::META_SCHEMA, &3u32.to_be_bytes())
+                .unwrap();
+            t.db.flush().unwrap();
+        }
+        let store = Store::open_waiting(&path, crate::store::REOPEN_LOCK_WAIT).unwrap();
+        let t = store.t().unwrap();
+        assert_eq!(schema(&t), keys::SCHEMA_VERSION);
+        assert!(t.post_index.len() > 1_200, "{}", t.post_index.len());
+        let r = store.verify().unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        for label in ["emotions.anger", "joy", "sentiment.negative"] {
+            let q = crate::store::PostQuery {
+                product: "acme-phone".into(),
+                from_ms: i64::MIN / 2,
+                to_ms: i64::MAX / 2,
+                source: None,
+                label: Some(label.into()),
+                min_score: None,
+                signal: None,
+                suspicious: None,
+                limit: 50,
+                after: None,
+            };
+            let page: Vec<PostId> = store
+                .posts_page(&q)
+                .unwrap()
+                .posts
+                .iter()
+                .map(|p| p.id)
+                .collect();
+            let (head, l) = label.split_once('.').unwrap_or(("emotions", label));
+            let scan: Vec<PostId> = store
+                .scan_posts_rev("acme-phone", q.from_ms, q.to_ms)
+                .map(Result::unwrap)
+                .filter(|p| p.classification.has_label(head, l, 0.5))
+                .take(50)
+                .map(|p| p.id)
+                .collect();
+            assert!(!scan.is_empty(), "{label} occurs in the fixture");
+            assert_eq!(page, scan, "{label}");
+        }
     }
 }

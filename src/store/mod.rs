@@ -12,6 +12,7 @@
 pub mod backup;
 pub mod codec;
 mod forget;
+mod index;
 pub mod keys;
 mod migrate;
 mod outbox;
@@ -133,6 +134,8 @@ struct Trees {
     aggregates: sled::Tree,
     cursors: sled::Tree,
     meta: sled::Tree,
+    /// Label, signal and suspicion entries per post, for filtered listings (index.rs).
+    post_index: sled::Tree,
     /// Digests and alerts as produced, their delivery records, and alert episodes (outbox.rs).
     messages: sled::Tree,
     deliveries: sled::Tree,
@@ -228,6 +231,9 @@ impl Store {
         };
         store.check_schema()?;
         store.load_state()?;
+        if index::ensure_built(&*store.t()?, &store.slots())? {
+            tracing::info!(path = %path.display(), "built the filter index from the stored posts");
+        }
         Ok(store)
     }
 
@@ -445,6 +451,7 @@ impl Store {
             record: Vec<u8>,
             /// This post's contribution to its buckets.
             delta: Aggregate,
+            index: Vec<([u8; index::KEY_LEN], Vec<u8>)>,
         }
         let encoded: Vec<Encoded> = posts
             .iter()
@@ -452,15 +459,24 @@ impl Store {
                 let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
                 let mut delta = Aggregate::default();
                 delta.add_post(p, &scores, &labels, &slots);
+                let key = keys::post_key(&p.product, p.published_ms, &p.id);
                 Encoded {
-                    key: keys::post_key(&p.product, p.published_ms, &p.id),
+                    index: index::entries(&key, p, &scores, &labels),
                     record: codec::encode_post(p, &scores, &labels),
+                    key,
                     delta,
                 }
             })
             .collect();
-        let trees = (&t.posts, &t.post_ids, &t.aggregates, &t.cursors, &t.meta);
-        let res = trees.transaction(|(tp, ti, ta, tc, tm)| {
+        let trees = (
+            &t.posts,
+            &t.post_ids,
+            &t.aggregates,
+            &t.cursors,
+            &t.meta,
+            &t.post_index,
+        );
+        let res = trees.transaction(|(tp, ti, ta, tc, tm, tx)| {
             let mut out = IngestOutcome::default();
             let mut deltas: HashMap<[u8; keys::AGG_LEN], Aggregate> = HashMap::new();
             for (p, e) in posts.iter().zip(&encoded) {
@@ -471,6 +487,7 @@ impl Store {
                 }
                 ti.insert(&ik[..], &e.key[..])?;
                 tp.insert(&e.key[..], e.record.as_slice())?;
+                index::replace(tx, &[], &e.index)?;
                 add_to_buckets(&mut deltas, p, &e.delta);
                 out.inserted += 1;
             }
@@ -480,6 +497,7 @@ impl Store {
                 let mut p = codec::decode_post(r.id, &bytes, &slots)
                     .map_err(|e| ConflictableTransactionError::Abort(corrupt("posts", e)))?;
                 let old = p.authenticity.clone();
+                let old_index = index::entries_of_record(&key, &p, &slots);
                 let mut changed = false;
                 for s in &r.signals {
                     changed |= p.authenticity.merge(s.clone());
@@ -494,6 +512,7 @@ impl Store {
                 p.authenticity.suspicious |= old.suspicious;
                 let (scores, labels) = codec::classification_to_slots(&p.classification, &slots);
                 tp.insert(&key[..], codec::encode_post(&p, &scores, &labels))?;
+                index::replace(tx, &old_index, &index::entries(&key, &p, &scores, &labels))?;
                 let delta = Aggregate::authenticity_change(&old, &p.authenticity);
                 add_to_buckets(&mut deltas, &p, &delta);
                 out.updated += 1;
@@ -585,6 +604,9 @@ impl Store {
     pub fn posts_page_until(&self, q: &PostQuery, cancel: &Cancel) -> Result<PostPage, StoreError> {
         let t = self.t()?;
         let slots = self.slots();
+        if let Some(plan) = index::plan(q, &slots) {
+            return self.page_from_index(&t, &slots, q, &plan, cancel);
+        }
         let (lo, hi_range) = keys::post_range(&q.product, q.from_ms, q.to_ms);
         let hi: Vec<u8> = match &q.after {
             Some((ts, id)) => keys::post_key(&q.product, *ts, id).to_vec(),
@@ -612,6 +634,53 @@ impl Store {
                 posts.push(p);
             }
             if posts.len() >= q.limit || scanned >= MAX_SCAN_PER_PAGE {
+                exhausted = false;
+                break;
+            }
+        }
+        Ok(PostPage {
+            posts,
+            next: if exhausted { None } else { last },
+        })
+    }
+
+    /// [`Store::posts_page_until`] for a query with an indexed filter: reads the filter's
+    /// index ranges, so the cost follows the matches, not the product's size.
+    fn page_from_index(
+        &self,
+        t: &Trees,
+        slots: &[Slot],
+        q: &PostQuery,
+        plan: &index::Plan,
+        cancel: &Cancel,
+    ) -> Result<PostPage, StoreError> {
+        let label = q.label.as_deref().map(|l| match l.split_once('.') {
+            Some((h, l)) => (Some(h.to_string()), l.to_string()),
+            None => (None, l.to_string()),
+        });
+        let mut posts = Vec::new();
+        let mut last = None;
+        let mut exhausted = true;
+        for (scanned, c) in plan.candidates(&t.post_index, q).enumerate() {
+            let (key, pass) = c?;
+            let (ts, id) = keys::split_post_key(&key).expect("a post key");
+            last = Some((ts, id));
+            if scanned % CANCEL_CHECK_EVERY == 0 && cancel.is_cancelled() {
+                return Err(StoreError::Cancelled);
+            }
+            if pass {
+                let Some(v) = t.posts.get(key)? else {
+                    return Err(corrupt(
+                        "post_index",
+                        format!("entry for missing post {id}"),
+                    ));
+                };
+                let p = codec::decode_post(id, &v, slots).map_err(|e| corrupt("posts", e))?;
+                if post_matches(&p, q, label.as_ref()) {
+                    posts.push(p);
+                }
+            }
+            if posts.len() >= q.limit || scanned + 1 >= MAX_SCAN_PER_PAGE {
                 exhausted = false;
                 break;
             }
@@ -755,6 +824,7 @@ impl Store {
                 report.posts
             ));
         }
+        report.problems.extend(index::check(&t, &slots)?);
         let mut seen = 0usize;
         for item in t.aggregates.iter() {
             let (k, v) = item?;
@@ -988,6 +1058,7 @@ fn open_trees(path: &Path) -> Result<Trees, StoreError> {
         aggregates: db.open_tree("aggregates")?,
         cursors: db.open_tree("cursors")?,
         meta: db.open_tree("meta")?,
+        post_index: db.open_tree("post_index")?,
         messages: db.open_tree("messages")?,
         deliveries: db.open_tree("deliveries")?,
         alert_state: db.open_tree("alert_state")?,
