@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 struct Args {
     full: bool,
     base: String,
@@ -70,9 +71,12 @@ fn query(a: &Args, i: u64) -> String {
     }
 }
 
-/// The daemon's user + system CPU time so far, in seconds (`/proc/PID/stat`).
+/// The daemon's user + system CPU time so far, in seconds (`/proc/PID/stat`); NaN when it
+/// cannot be read (the client out of file descriptors), so the table says so.
 fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split(' ').collect();
@@ -95,6 +99,26 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+/// A step whose figures are not shown.
+async fn step_quiet(a: &Args, client: &reqwest::Client, rate: u32, first: u64) -> u64 {
+    let total = rate as u64 * a.secs;
+    let mut tasks = tokio::task::JoinSet::new();
+    let every = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now();
+    for n in 0..total {
+        tokio::time::sleep_until(start + every * n as u32).await;
+        let (client, url) = (client.clone(), query(a, first + n));
+        tasks.spawn(async move {
+            if let Ok(r) = client.get(&url).send().await {
+                let _ = r.bytes().await;
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    total
 }
 
 /// What one step saw: requests sent, 2xx answers, and everything else.
@@ -175,6 +199,22 @@ async fn step(a: &Args, client: &reqwest::Client, rate: u32, first: u64) -> Seen
     }
 }
 
+/// Thousands of requests outstanding need as many sockets: without this the client, not the
+/// daemon, fails first (and cannot even read `/proc`).
+fn raise_fd_limit() {
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
 /// A daemon in this process on an empty store in `dir`.
 async fn smoke_daemon(
     dir: &std::path::Path,
@@ -193,6 +233,7 @@ async fn smoke_daemon(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut a = args();
+    raise_fd_limit();
     let mut smoke = None;
     if !a.full {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -214,9 +255,20 @@ async fn main() {
         .pool_max_idle_per_host(4096)
         .build()
         .expect("an HTTP client");
+    let mut next = 0;
+    if a.full {
+        // Not reported: the page cache and the allocator settle first, as on a daemon that
+        // has been serving a while (a store just written is read cold).
+        println!("(after a warm-up of 5 s at 200 requests/s, not reported)");
+        let warm = Args {
+            secs: 5,
+            rates: vec![200],
+            ..a.clone()
+        };
+        next += step_quiet(&warm, &client, 200, next).await;
+    }
     println!("| offered req/s | sent | served 2xx (goodput) | p50 ms | p99 ms | 503 overloaded | 503 p99 ms | errors | dropped at stop | daemon CPU (of one core) | CPU 1-2 s after stop |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut next = 0;
     for &rate in &a.rates {
         let seen = step(&a, &client, rate, next).await;
         next += seen.sent;

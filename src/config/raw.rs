@@ -64,7 +64,7 @@ pub struct RawServer {
     pub idle_timeout_secs: u64,
     /// Connections served at once; more wait in the listen backlog until one closes.
     pub max_connections: usize,
-    /// Trend, post, summary and report queries computed at once; 0: one per CPU core.
+    /// Trend, post, summary and report queries computed at once; 0: two per CPU core.
     pub max_concurrent_queries: usize,
     /// Queries that may wait for a free slot; past that (or past the wait below) the answer
     /// is 503 `overloaded` with `Retry-After`.
@@ -89,7 +89,7 @@ impl Default for RawServer {
             max_connections: 1024,
             max_concurrent_queries: 0,
             max_queued_queries: 64,
-            query_queue_timeout_ms: 25,
+            query_queue_timeout_ms: 40,
         }
     }
 }

@@ -119,7 +119,7 @@ fn validate_server(
         return Err(invalid(
             text,
             "server.max_concurrent_queries",
-            "must be at most 1024; 0 means one per CPU core",
+            "must be at most 1024; 0 means two per CPU core",
         ));
     }
     if !(1..=60_000).contains(&s.query_queue_timeout_ms) {
@@ -136,7 +136,8 @@ fn validate_server(
         idle_timeout: Duration::from_secs(s.idle_timeout_secs),
         max_connections: s.max_connections,
         max_concurrent_queries: match s.max_concurrent_queries {
-            0 => cores,
+            // Two per core: a query waiting on a page read leaves its core to another.
+            0 => 2 * cores,
             n => n,
         },
         max_queued_queries: s.max_queued_queries,

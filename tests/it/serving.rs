@@ -284,3 +284,30 @@ async fn slow_clients_are_closed_at_their_timeouts_while_others_are_served() {
     }
     d.stop().await;
 }
+
+/// Past `server.max_connections` a client waits in the listen backlog, not refused and not
+/// costing a task; it is served as soon as a connection closes (here: idle ones timing out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_clients_wait_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(&dir.path().join("db"), "").replace(
+        "max_batch_texts = 20\n",
+        "max_batch_texts = 20\nmax_connections = 2\nidle_timeout_secs = 2\n",
+    );
+    let d = Daemon::start(load(&text, dir.path())).await;
+    let t = Instant::now();
+    let _idle: Vec<TcpStream> = vec![
+        TcpStream::connect(d.addr).await.unwrap(),
+        TcpStream::connect(d.addr).await.unwrap(),
+    ];
+    // Give the accept loop a moment to take both.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, v) = d.get("/api/v1/health").await;
+    let waited = t.elapsed();
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(6),
+        "served after {waited:?}: the third connection waited for an idle one to close"
+    );
+    d.stop().await;
+}
