@@ -220,12 +220,20 @@ impl FetchRun<'_> {
         let mut totals = crate::ingest::pipeline::IngestReport::default();
         let mut skipped = 0;
         let mut ok = true;
+        let mut restored = false;
         loop {
-            let cursor = match self.store {
+            let position = crate::ingest::position::Position::decode(match self.store {
                 Some(s) => s.cursor(&name)?,
                 None => None,
-            };
-            let mut poll = match source.poll(cursor.as_deref()).await {
+            });
+            if !restored {
+                // The daemon's validators: a fetch after it re-downloads nothing unchanged.
+                if let Some(v) = &position.validators {
+                    fetcher.import_validators(v);
+                }
+                restored = true;
+            }
+            let mut poll = match source.poll(position.cursor.as_deref()).await {
                 Ok(p) => p,
                 Err(e) => {
                     println!("{name}: error ({}): {e}", e.reason());
@@ -250,12 +258,13 @@ impl FetchRun<'_> {
             };
             let more = poll.more;
             let failed = poll.failed.take();
-            let update = poll
-                .cursor
-                .map(|value| crate::ingest::pipeline::CursorUpdate {
-                    key: name.clone(),
-                    value,
-                });
+            let update = Some(crate::ingest::pipeline::CursorUpdate {
+                key: name.clone(),
+                value: crate::ingest::position::Position::encode(
+                    poll.cursor.as_deref().or(position.cursor.as_deref()),
+                    &fetcher.export_validators(failed.is_none()),
+                ),
+            });
             let r = p
                 .process(
                     &self.product.id,

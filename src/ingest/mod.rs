@@ -5,4 +5,5 @@ pub mod authenticity;
 pub mod classifier;
 pub mod language;
 pub mod pipeline;
+pub mod position;
 pub mod scheduler;

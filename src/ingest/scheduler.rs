@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::retry::backoff;
 use crate::domain::time::now_ms;
 use crate::ingest::pipeline::{self, Batch};
+use crate::ingest::position::Position;
 use crate::metrics::Metrics;
 use crate::sources::Source;
 use crate::store::Store;
@@ -89,6 +90,7 @@ pub async fn run_source(
         backoff_max,
         name,
         failures: 0,
+        validators_restored: false,
     };
     runner.run(shutdown).await;
 }
@@ -105,6 +107,8 @@ struct Runner {
     name: String,
     /// Consecutive failed polls (fetch or store); 0 after a stored poll.
     failures: u32,
+    /// Whether the validators kept with the stored position were handed to the fetcher.
+    validators_restored: bool,
 }
 
 impl Runner {
@@ -118,19 +122,25 @@ impl Runner {
                     _ = shutdown.cancelled() => break,
                 }
             }
-            let cursor = match self.store.cursor(&self.name) {
+            let position = Position::decode(match self.store.cursor(&self.name) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(source = %self.name, error = %e, "cannot read cursor");
                     None
                 }
-            };
+            });
+            if !self.validators_restored {
+                if let Some(v) = &position.validators {
+                    self.task.fetcher.import_validators(v);
+                }
+                self.validators_restored = true;
+            }
             let polled = tokio::select! {
-                r = self.task.source.poll(cursor.as_deref()) => r,
+                r = self.task.source.poll(position.cursor.as_deref()) => r,
                 _ = shutdown.cancelled() => break,
             };
             let delay = match polled {
-                Ok(poll) => match self.store_poll(poll).await {
+                Ok(poll) => match self.store_poll(poll, position.cursor).await {
                     Some(d) => d,
                     None => break,
                 },
@@ -167,7 +177,11 @@ impl Runner {
 
     /// Hands the poll's items to the pipeline and waits until they are stored; the delay until
     /// the next poll, or `None` when the pipeline has stopped.
-    async fn store_poll(&mut self, poll: crate::sources::Poll) -> Option<Duration> {
+    async fn store_poll(
+        &mut self,
+        poll: crate::sources::Poll,
+        previous: Option<Vec<u8>>,
+    ) -> Option<Duration> {
         let (skipped, more, failed) = (poll.skipped, poll.more, poll.failed);
         let name = self.name.clone();
         if skipped > 0 {
@@ -185,9 +199,13 @@ impl Runner {
             &name,
             poll.items,
             self.task.require_keywords,
-            poll.cursor.map(|value| pipeline::CursorUpdate {
+            Some(pipeline::CursorUpdate {
                 key: name.clone(),
-                value,
+                // The validators of this poll's pages count only if the poll is complete.
+                value: Position::encode(
+                    poll.cursor.as_deref().or(previous.as_deref()),
+                    &self.task.fetcher.export_validators(failed.is_none()),
+                ),
             }),
         )
         .await;

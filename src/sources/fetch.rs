@@ -225,7 +225,7 @@ struct Host {
     spent_until: Mutex<Option<Instant>>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Validators {
     etag: Option<String>,
     last_modified: Option<String>,
@@ -302,6 +302,31 @@ impl Fetcher {
     pub fn discard_validators(&self) {
         if let Some(p) = &self.pending {
             p.lock().expect("validators lock poisoned").clear();
+        }
+    }
+
+    /// The validators to keep with the source's position: the committed ones and, when the
+    /// poll being stored now is complete (`with_pending`), those of its answers.
+    pub fn export_validators(&self, with_pending: bool) -> Vec<u8> {
+        let mut all = self
+            .validators
+            .lock()
+            .expect("validators lock poisoned")
+            .clone();
+        if let (true, Some(p)) = (with_pending, &self.pending) {
+            all.extend(p.lock().expect("validators lock poisoned").clone());
+        }
+        serde_json::to_vec(&all).unwrap_or_default()
+    }
+
+    /// Takes back validators kept with the source's position (after a restart). Unreadable
+    /// bytes are ignored: the next GETs are then unconditional, which is always safe.
+    pub fn import_validators(&self, bytes: &[u8]) {
+        if let Ok(map) = serde_json::from_slice::<HashMap<String, Validators>>(bytes) {
+            self.validators
+                .lock()
+                .expect("validators lock poisoned")
+                .extend(map);
         }
     }
 

@@ -612,3 +612,50 @@ async fn a_page_that_fails_after_the_first_keeps_what_was_read() {
     assert_eq!(total_posts(&d, "acme-phone").await, 3);
     d.stop().await;
 }
+
+/// Validators are kept with the source's cursor, in the same transaction as the posts: after
+/// a restart the first poll is conditional instead of a re-download of every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_survive_a_restart_with_the_cursor() {
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/rss",
+        vec![
+            Reply::ok(fixture("feeds/acme_rss.xml")).header("etag", "\"v1\""),
+            Reply::status(304),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        &dir.path().join("db"),
+        &rss_source("phone-rss", &srv.url("/rss")),
+    );
+    let d = Daemon::start(load(&text, dir.path())).await;
+    d.wait_for("/api/v1/sources", "the feed stored", |v| {
+        stored(v, "phone-rss") == 3
+    })
+    .await;
+    d.stop().await;
+    let before = srv.seen("/rss").len();
+
+    let d = Daemon::start(load(&text, dir.path())).await;
+    d.wait_for("/api/v1/sources", "a poll after the restart", |_| {
+        srv.seen("/rss").len() > before
+    })
+    .await;
+    let seen = srv.seen("/rss");
+    assert_eq!(
+        seen[before]
+            .headers
+            .get("if-none-match")
+            .map(|v| v.to_str().unwrap().to_string()),
+        Some("\"v1\"".to_string()),
+        "the first poll after a restart is conditional"
+    );
+    assert_eq!(
+        total_posts(&d, "acme-phone").await,
+        3,
+        "nothing lost or doubled"
+    );
+    d.stop().await;
+}
