@@ -904,12 +904,11 @@ async fn ingest_posts(
         let rating = match p.rating {
             Some(r) => {
                 let m = p.rating_max.unwrap_or(5.0);
-                if !(m > 0.0 && r.is_finite() && (0.0..=m).contains(&r)) {
-                    return Err(ApiError::param(format!(
+                Some(crate::domain::post::rating_from_scale(r, m).ok_or_else(|| {
+                    ApiError::param(format!(
                         "posts[{i}].rating must be between 0 and rating_max ({m})"
-                    )));
-                }
-                Some((r / m) as f32)
+                    ))
+                })?)
             }
             None => None,
         };

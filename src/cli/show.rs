@@ -6,6 +6,7 @@ use anyhow::{anyhow, Context};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::domain::post::as_stars;
 use crate::query::trends::{self, Interval};
 use crate::store::PostQuery;
 
@@ -75,7 +76,7 @@ pub(super) fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> 
             t.buckets[i],
             t.volume[i],
             t.rating_avg[i]
-                .map(|r| format!("{:.2}", r * 5.0))
+                .map(|r| format!("{:.2}", as_stars(r as f32)))
                 .unwrap_or_else(|| "-".into()),
             t.sentiment_index[i]
                 .map(|s| format!("{s:+.2}"))
@@ -114,7 +115,7 @@ pub(super) fn show_trends(cfg: &Config, a: &TrendsArgs) -> Result<(), CliError> 
         t.total.volume,
         t.total
             .rating_avg
-            .map(|r| format!("{:.2}/5", r * 5.0))
+            .map(|r| format!("{:.2}/5", as_stars(r as f32)))
             .unwrap_or_else(|| "-".into()),
         t.total
             .sentiment_index
@@ -403,7 +404,7 @@ pub(super) fn post_line(p: &Value) -> String {
         p["source"].as_str().unwrap_or("-"),
         p["rating"]
             .as_f64()
-            .map(|r| format!("{:.1}", r * 5.0))
+            .map(|r| format!("{:.1}", as_stars(r as f32)))
             .unwrap_or_else(|| "-".into()),
         if heads.is_some_and(|h| !h.is_empty()) {
             labels.join(" ")

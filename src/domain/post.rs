@@ -46,6 +46,20 @@ pub struct Post {
     pub authenticity: Authenticity,
 }
 
+/// A rating as a site gives it, `value` out of `best` (5 for stars, 10, 100), as the 0–1 value
+/// the store keeps: `value / best`, so 1★ is 0.2, 5★ is 1.0 and 8.5/10 is 0.85 (4.25★), as
+/// every site shows it. This is the one conversion in; [`as_stars`] is the one conversion out.
+/// `None` for a value outside `0..=best` or a scale that is not one.
+pub fn rating_from_scale(value: f64, best: f64) -> Option<f32> {
+    (best > 0.0 && value.is_finite() && (0.0..=best).contains(&value))
+        .then(|| (value / best) as f32)
+}
+
+/// A stored 0–1 rating on the five-star scale every surface shows (CLI, dashboard, digest).
+pub fn as_stars(rating: f32) -> f32 {
+    rating.clamp(0.0, 1.0) * 5.0
+}
+
 /// Stars (1–5) of a rating normalised to 0–1: 0.2 is 1★ and 1.0 is 5★ on a five-star scale;
 /// other scales round to the nearest star.
 pub fn stars(rating: f32) -> u8 {

@@ -79,7 +79,7 @@ fn review_of(e: &Value, country: &str) -> Result<Option<(u64, RawItem)>, ()> {
                 .map(text::decode_entities)
                 .filter(|t| !t.is_empty()),
             text: body,
-            rating: Some((stars - 1.0) / 4.0),
+            rating: crate::domain::post::rating_from_scale(stars as f64, 5.0),
             channel: Some(format!("appstore-{country}")),
         },
     )))

@@ -294,8 +294,7 @@ fn item_from(spec: &FileSpec, get: impl Fn(&Option<String>) -> Option<String>) -
     let author = get(&c.author);
     let rating = get(&c.rating)
         .and_then(|s| s.parse::<f64>().ok())
-        .filter(|r| r.is_finite() && *r >= 0.0 && *r <= spec.rating_max)
-        .map(|r| (r / spec.rating_max) as f32);
+        .and_then(|r| crate::domain::post::rating_from_scale(r, spec.rating_max));
     let external_id = match get(&c.id) {
         Some(id) => id,
         // No id column: the content is the identity, so re-importing the file dedups.

@@ -41,12 +41,14 @@ fn number(v: Option<&Value>) -> Option<f64> {
 }
 
 /// Rating in 0–1 from value, best and worst (defaults 5 and 1).
+/// schema.org's `ratingValue` on its `bestRating` scale (default 5); `worstRating` only
+/// bounds what is valid. Value over best, as the site shows it: 4 of 5 is 4★, not 0.75.
 fn normalise_rating(value: f64, best: Option<f64>, worst: Option<f64>) -> Option<f32> {
-    let (best, worst) = (best.unwrap_or(5.0), worst.unwrap_or(1.0));
-    if best <= worst || !(worst..=best).contains(&value) {
+    let (best, worst) = (best.unwrap_or(5.0), worst.unwrap_or(1.0).min(1.0));
+    if value < worst {
         return None;
     }
-    Some(((value - worst) / (best - worst)) as f32)
+    crate::domain::post::rating_from_scale(value, best)
 }
 
 fn string_of(v: Option<&Value>) -> Option<String> {
@@ -260,9 +262,14 @@ mod tests {
 
     #[test]
     fn ratings_normalise_with_their_scale() {
-        assert_eq!(normalise_rating(4.0, None, None), Some(0.75));
+        assert_eq!(normalise_rating(4.0, None, None), Some(0.8));
+        assert_eq!(normalise_rating(1.0, None, None), Some(0.2));
         assert_eq!(normalise_rating(8.0, Some(10.0), Some(0.0)), Some(0.8));
+        // 8.5 out of 10 reads 4.25 stars, as the site shows it.
+        let r = normalise_rating(8.5, Some(10.0), Some(1.0)).unwrap();
+        assert!((crate::domain::post::as_stars(r) - 4.25).abs() < 1e-6);
         assert_eq!(normalise_rating(6.0, None, None), None);
+        assert_eq!(normalise_rating(0.0, None, None), None, "below worstRating");
         assert_eq!(number(Some(&Value::String("4,5".into()))), Some(4.5));
     }
 }

@@ -133,8 +133,7 @@ fn parse_page(
                     &["content", "data-rating", "aria-label", "title"],
                 ))
             })
-            .filter(|r| *r >= 0.0 && *r <= cfg.rating_max)
-            .map(|r| (r / cfg.rating_max) as f32);
+            .and_then(|r| crate::domain::post::rating_from_scale(r, cfg.rating_max));
         let date = find(&sel.date).map(|e| attr_or_text(e, &["datetime", "content"]));
         let link = find(&sel.link)
             .and_then(|e| e.value().attr("href"))

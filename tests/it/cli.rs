@@ -843,3 +843,68 @@ fn backup_of_a_busy_daemon_restores_to_a_store_that_verifies() {
         "{out} vs {announced}"
     );
 }
+
+/// One conversion of ratings in and out: a 1★ and a 5★ review read 1.0 and 5.0 in the CLI,
+/// 0.2 and 1.0 in the API's 0–1 values, and average 3.00/5 in the trends (they used to print
+/// as value×5 of a min-max scale: 1★ showed 0.0).
+#[test]
+fn one_and_five_star_reviews_read_the_same_on_every_surface() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let data = dir.path().join("stars.jsonl");
+    std::fs::write(
+        &data,
+        "{\"id\":\"s1\",\"text\":\"Acme Phone broke on day one\",\"published\":\"2026-11-10T10:00:00Z\",\"rating\":1}\n\
+         {\"id\":\"s5\",\"text\":\"Acme Phone is wonderful\",\"published\":\"2026-11-10T11:00:00Z\",\"rating\":5}\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "--config",
+        c,
+        "import",
+        "--product",
+        "acme-phone",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let range = [
+        "--product",
+        "acme-phone",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+    ];
+    let (code, out, err) = run(&[&["--config", c, "posts"][..], &range[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("2026-11-10"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.iter().any(|l| l.contains(" 1.0 ")), "{out}");
+    assert!(lines.iter().any(|l| l.contains(" 5.0 ")), "{out}");
+    let (code, out, err) = run(&[&["--config", c, "trends"][..], &range[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rating 3.00/5"), "{out}");
+    let (code, out, err) = run(&[&["--config", c, "posts", "--json"][..], &range[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let mut ratings: Vec<f64> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|v| {
+            let posts = v["posts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| vec![v.clone()]);
+            posts.into_iter().filter_map(|p| p["rating"].as_f64())
+        })
+        .collect();
+    ratings.sort_by(f64::total_cmp);
+    assert_eq!(ratings.len(), 2, "{out}");
+    assert!(
+        (ratings[0] - 0.2).abs() < 1e-6 && (ratings[1] - 1.0).abs() < 1e-6,
+        "{ratings:?}"
+    );
+}

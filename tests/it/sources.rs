@@ -291,9 +291,10 @@ async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
     assert_eq!(
         got,
         [
-            ("us:11900000003", Some(0.0)),
+            // 1★, 5★ and 3★ on the 0–1 scale every source uses (stars / 5).
+            ("us:11900000003", Some(0.2)),
             ("us:11900000002", Some(1.0)),
-            ("us:11800000000", Some(0.5))
+            ("us:11800000000", Some(0.6))
         ],
         "the app's own entry is not a review"
     );
@@ -464,11 +465,11 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
         [
             (
                 "https://shop.example.com/acme-phone-3#review-881",
-                Some(0.75)
+                Some(0.8)
             ),
             (
                 "https://shop.example.com/acme-phone-3#review-880",
-                Some(0.25)
+                Some(0.4)
             ),
             (
                 "https://shop.example.com/acme-phone-3#review-879",
@@ -476,7 +477,7 @@ async fn jsonld_reads_json_ld_and_microdata_reviews_and_stops_a_looping_pager() 
             ),
             (
                 "https://shop.example.com/acme-phone-3#review-870",
-                Some(0.0)
+                Some(0.2)
             ),
         ]
     );
