@@ -200,12 +200,13 @@ impl Pipeline {
         let scorer = Scorer {
             calibration: model_dir::read_calibration(&cfg.model.dir)?,
         };
-        // Feed authors are a site's editors, not reviewers: no author pattern for them.
+        // Feed authors are a site's editors and a Telegram channel is the author of all its
+        // posts: publications, not reviewers, so no author pattern for them.
         let editorial = cfg
             .products
             .iter()
             .flat_map(|p| &p.sources)
-            .filter(|s| s.kind_name() == "rss")
+            .filter(|s| matches!(s.kind_name(), "rss" | "telegram"))
             .map(|s| s.name().to_string())
             .collect();
         let mut detector = Detector::new(cfg.authenticity.clone(), scorer, editorial);

@@ -319,3 +319,49 @@ async fn campaigns_are_flagged_explained_and_reported() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.posts, 47);
 }
+
+/// A Telegram channel is the author of every one of its posts: that is a publication, not a
+/// reviewer posting many reviews, so no `author_pattern` (it flagged every post and dragged
+/// the Authenticity Index down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_channel_is_not_an_author_pattern() {
+    let srv = FixtureServer::start().await;
+    let page = |f: &str| {
+        Reply::typed(
+            "text/html; charset=utf-8",
+            fixture(&format!("telegram/{f}")),
+        )
+    };
+    srv.script(
+        "/s/acmenews",
+        vec![page("page_newest.html"), page("page_before_120.html")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sources = format!(
+        "\n[[products.sources]]\nkind = \"telegram\"\nname = \"tg\"\nchannels = [\"acmenews\"]\nbase_url = \"{}\"\ninterval_secs = 600\n",
+        srv.url("")
+    );
+    let d = Daemon::start(load(
+        &config_text(&dir.path().join("db"), &sources),
+        dir.path(),
+    ))
+    .await;
+    let range = "from=2026-01-01&to=2027-01-01&limit=100";
+    let v = d
+        .wait_for(
+            &format!("/api/v1/products/acme-phone/posts?{range}"),
+            "the channel's posts",
+            |v| v["posts"].as_array().is_some_and(|p| p.len() >= 3),
+        )
+        .await;
+    let posts = v["posts"].as_array().unwrap();
+    let authors: std::collections::HashSet<_> = posts.iter().map(|p| p["author"].clone()).collect();
+    assert_eq!(authors.len(), 1, "one channel wrote them all: {authors:?}");
+    let (_, flagged) = d
+        .get(&format!(
+            "/api/v1/products/acme-phone/posts?{range}&signal=author_pattern"
+        ))
+        .await;
+    assert_eq!(flagged["posts"].as_array().unwrap().len(), 0, "{flagged:#}");
+    d.stop().await;
+}
