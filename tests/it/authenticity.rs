@@ -314,7 +314,7 @@ async fn campaigns_are_flagged_explained_and_reported() {
 
     // Retroactive flags changed stored posts and their buckets in one transaction each: the
     // aggregates still equal a recount.
-    let store = cxpulse::store::Store::open(&db).unwrap();
+    let store = cxpulse::store::Store::open_waiting(&db, cxpulse::store::REOPEN_LOCK_WAIT).unwrap();
     let report = store.verify().unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.posts, 47);

@@ -398,7 +398,11 @@ fn sigkill_during_import_loses_and_duplicates_nothing() {
     );
     let status = import().wait().unwrap();
     assert!(status.success());
-    let store = cxpulse::store::Store::open(&dir.path().join("db")).unwrap();
+    let store = cxpulse::store::Store::open_waiting(
+        &dir.path().join("db"),
+        cxpulse::store::REOPEN_LOCK_WAIT,
+    )
+    .unwrap();
     let r = store.verify().unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.posts, ROWS, "every row stored exactly once");

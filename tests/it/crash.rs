@@ -157,7 +157,8 @@ async fn fifty_sigkills_during_concurrent_ingest_lose_and_duplicate_nothing() {
     )
     .unwrap();
     assert!(daemon.wait().unwrap().success());
-    let store = Store::open(&dir.path().join("db")).unwrap();
+    let store =
+        Store::open_waiting(&dir.path().join("db"), cxpulse::store::REOPEN_LOCK_WAIT).unwrap();
     let r = store.verify().unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     let mut seen: HashSet<(String, String)> = HashSet::new();

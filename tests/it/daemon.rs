@@ -318,7 +318,11 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
     assert_eq!(hist, 55);
     d.stop().await;
 
-    let store = cxpulse::store::Store::open(&dir.path().join("db")).unwrap();
+    let store = cxpulse::store::Store::open_waiting(
+        &dir.path().join("db"),
+        cxpulse::store::REOPEN_LOCK_WAIT,
+    )
+    .unwrap();
     let r = store.verify().unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.posts, 55);

@@ -100,7 +100,7 @@ pub fn post(n: usize, ts: i64, emotion: &str, touchpoint: &str, text: &str) -> P
 }
 
 pub fn store_with(dir: &std::path::Path, posts: &[Post]) -> Store {
-    let store = Store::open(&dir.join("db")).unwrap();
+    let store = Store::open_waiting(&dir.join("db"), cxpulse::store::REOPEN_LOCK_WAIT).unwrap();
     store.register_slots(&slots()).unwrap();
     for chunk in posts.chunks(500) {
         store.ingest(chunk, &[], &Scorer::default(), None).unwrap();

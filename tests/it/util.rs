@@ -403,7 +403,7 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
 /// Opens the store a killed process left behind and requires it sound: `verify` clean and no
 /// fewer posts than `last`. Returns the store and its post count.
 pub fn sound_after_kill(db: &Path, round: u32, last: usize) -> (cxpulse::store::Store, usize) {
-    let store = cxpulse::store::Store::open(db).unwrap();
+    let store = cxpulse::store::Store::open_waiting(db, cxpulse::store::REOPEN_LOCK_WAIT).unwrap();
     let r = store.verify().unwrap();
     assert!(r.problems.is_empty(), "round {round}: {:?}", r.problems);
     assert!(
