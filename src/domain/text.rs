@@ -224,6 +224,25 @@ pub fn cap_chars(s: &str, max: usize) -> &str {
     }
 }
 
+/// The target of a Google redirect link (`https://www.google.com/url?…&url=TARGET`, the form
+/// of every link in a Google Alerts feed), or `raw` as it is: the post's link should be the
+/// article, not a tracking hop through Google.
+pub fn unwrap_redirect(raw: &str) -> String {
+    let target = url::Url::parse(raw).ok().and_then(|u| {
+        let google = u
+            .host_str()
+            .is_some_and(|h| h == "google.com" || h.ends_with(".google.com"));
+        if !google || u.path() != "/url" {
+            return None;
+        }
+        u.query_pairs()
+            .find(|(k, _)| k == "url" || k == "q")
+            .map(|(_, v)| v.into_owned())
+            .filter(|t| http_url(t).is_some())
+    });
+    target.unwrap_or_else(|| raw.to_string())
+}
+
 /// The longest post URL kept; longer ones are tracking-laden or hostile and are dropped.
 pub const MAX_URL_CHARS: usize = 2048;
 
@@ -308,5 +327,20 @@ mod tests {
             http_url(&format!("https://x.example/{}", "a".repeat(MAX_URL_CHARS))),
             None
         );
+    }
+
+    #[test]
+    fn google_redirects_unwrap_to_their_target() {
+        assert_eq!(
+            unwrap_redirect("https://www.google.com/url?rct=j&sa=t&url=https://news.example.com/acme%3Fa%3D1&ct=ga&cd=CAIy&usg=AOv"),
+            "https://news.example.com/acme?a=1"
+        );
+        for keep in [
+            "https://news.example.com/url?url=https://x.example/",
+            "https://www.google.com/search?q=acme",
+            "https://www.google.com/url?url=javascript:alert(1)",
+        ] {
+            assert_eq!(unwrap_redirect(keep), keep);
+        }
     }
 }

@@ -18,6 +18,16 @@ const MAX_REMEMBERED_IDS: usize = 1000;
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct RssCursor {
     seen: Vec<String>,
+    /// Link and publication time of the same items: a feed that re-issues an item under a
+    /// new `guid` (same link, same time) is not posting a new one.
+    /// `(print, guid)` pairs.
+    #[serde(default)]
+    prints: Vec<(String, String)>,
+}
+
+/// An item's identity apart from its `guid`, when it has both a link and a time.
+fn print(i: &RawItem) -> Option<String> {
+    Some(format!("{} {}", i.published_ms?, i.url.as_deref()?))
 }
 
 pub struct RssSource {
@@ -38,19 +48,31 @@ impl RssSource {
 
 /// Items of a feed document; `Err` when the document is not a feed.
 pub fn parse_feed(bytes: &[u8], max_items: usize) -> Result<Vec<RawItem>, SourceError> {
-    parse_feed_page(bytes, max_items).map(|(items, _)| items)
+    parse_feed_page(bytes, None, max_items).map(|(items, _)| items)
 }
 
 /// Items of one feed page and its `rel="next"` link (RFC 5005 paging), as written in the
-/// document (possibly relative).
+/// document (possibly relative). Relative item links are resolved against `base` (the page's
+/// URL) and any `xml:base` in the document; Google redirect links are unwrapped.
 pub fn parse_feed_page(
     bytes: &[u8],
+    base: Option<&str>,
     max_items: usize,
 ) -> Result<(Vec<RawItem>, Option<String>), SourceError> {
-    let feed = feed_rs::parser::parse(bytes).map_err(|e| SourceError::Parse {
-        what: "feed",
-        message: e.to_string(),
-    })?;
+    let feed = feed_rs::parser::Builder::new()
+        .base_uri(base)
+        .build()
+        .parse(bytes)
+        .map_err(|e| SourceError::Parse {
+            what: "feed",
+            message: e.to_string(),
+        })?;
+    // Atom: an entry without an author has the feed's.
+    let feed_author = feed
+        .authors
+        .first()
+        .map(|a| a.name.clone())
+        .filter(|a| !a.is_empty());
     let next = feed
         .links
         .iter()
@@ -58,7 +80,7 @@ pub fn parse_feed_page(
         .map(|l| l.href.clone());
     let mut items = Vec::new();
     for e in feed.entries.into_iter().take(max_items) {
-        let link = e.links.first().map(|l| l.href.clone());
+        let link = e.links.first().map(|l| text::unwrap_redirect(&l.href));
         let title = e.title.map(|t| text::html_to_text(&t.content));
         let body = e
             .content
@@ -90,7 +112,8 @@ pub fn parse_feed_page(
                 .authors
                 .first()
                 .map(|a| a.name.clone())
-                .filter(|a| !a.is_empty()),
+                .filter(|a| !a.is_empty())
+                .or_else(|| feed_author.clone()),
             published_ms: e.published.or(e.updated).map(|d| d.timestamp_millis()),
             title,
             text: text_,
@@ -134,18 +157,19 @@ impl Source for RssSource {
                 }
             };
             let room = self.max_items.saturating_sub(items.len());
-            let (page_items, next) = match parse_feed_page(&body.bytes, room) {
-                Ok(p) => p,
-                Err(e) => {
-                    // The next poll must re-read the page even if the server says "not modified".
-                    self.fetcher.forget_validators(&url);
-                    if page == 0 {
-                        return Err(e);
+            let (page_items, next) =
+                match parse_feed_page(&body.bytes, Some(body.url.as_str()), room) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // The next poll must re-read the page even if the server says "not modified".
+                        self.fetcher.forget_validators(&url);
+                        if page == 0 {
+                            return Err(e);
+                        }
+                        poll.failed = Some(e);
+                        break;
                     }
-                    poll.failed = Some(e);
-                    break;
-                }
-            };
+                };
             let known_page = page_items
                 .iter()
                 .all(|i| prev.seen.contains(&i.external_id));
@@ -167,15 +191,33 @@ impl Source for RssSource {
             .map(|i| i.external_id.clone())
             .take(MAX_REMEMBERED_IDS)
             .collect();
+        let prints_now: Vec<(String, String)> = items
+            .iter()
+            .filter_map(|i| Some((print(i)?, i.external_id.clone())))
+            .take(MAX_REMEMBERED_IDS)
+            .collect();
+        let mut prints: std::collections::HashMap<String, String> =
+            prev.prints.into_iter().collect();
         poll.items = items
             .into_iter()
             .filter(|i| !prev.seen.contains(&i.external_id))
+            // A new guid on a link and time already read is the same item re-issued (the same
+            // guid twice is left to the pipeline, which counts it as a duplicate).
+            .filter(|i| match print(i) {
+                Some(p) => {
+                    prints.entry(p).or_insert_with(|| i.external_id.clone()) == &i.external_id
+                }
+                None => true,
+            })
             .collect();
         // After a failed page the cursor stays, so the next poll walks the pages again and
         // reads what it missed (the items already stored are recognised as duplicates).
         if poll.failed.is_none() {
-            poll.cursor =
-                Some(serde_json::to_vec(&RssCursor { seen: seen_now }).expect("cursor serialises"));
+            let cursor = RssCursor {
+                seen: seen_now,
+                prints: prints_now,
+            };
+            poll.cursor = Some(serde_json::to_vec(&cursor).expect("cursor serialises"));
         }
         Ok(poll)
     }
@@ -210,5 +252,34 @@ mod tests {
         assert_eq!(items[0].text, "Acme & friends");
 
         assert!(parse_feed(b"<html><body>not a feed", 10).is_err());
+    }
+
+    /// Relative links resolve against the feed's URL and `xml:base`; Google Alerts links are
+    /// unwrapped to the article; an Atom entry without an author has the feed's.
+    #[test]
+    fn links_resolve_and_unwrap_and_authors_inherit() {
+        let atom = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+<updated>2026-11-20T10:00:00Z</updated><author><name>Acme Weekly</name></author>
+<entry><id>e1</id><title>Acme one</title><link href="/posts/1"/><updated>2026-11-20T10:00:00Z</updated><content>Acme one</content></entry>
+<entry xml:base="https://cdn.example.org/blog/"><id>e2</id><title>Acme two</title><link href="two.html"/><updated>2026-11-20T11:00:00Z</updated><content>Acme two</content><author><name>Jo</name></author></entry>
+<entry><id>e3</id><title>Acme three</title><link href="https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example.com/acme-3&amp;ct=ga"/><updated>2026-11-20T12:00:00Z</updated><content>Acme three</content></entry>
+</feed>"#;
+        let (items, _) =
+            parse_feed_page(atom, Some("https://blog.example.com/feed.xml"), 10).unwrap();
+        let got: Vec<(Option<&str>, Option<&str>)> = items
+            .iter()
+            .map(|i| (i.url.as_deref(), i.author.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Some("https://blog.example.com/posts/1"),
+                    Some("Acme Weekly")
+                ),
+                (Some("https://cdn.example.org/blog/two.html"), Some("Jo")),
+                (Some("https://news.example.com/acme-3"), Some("Acme Weekly")),
+            ]
+        );
     }
 }

@@ -804,3 +804,60 @@ fn telegram_source(srv: &FixtureServer) -> cxpulse::sources::telegram::TelegramS
         1000,
     )
 }
+
+fn rss_doc(items: &str) -> Reply {
+    Reply::typed(
+        "application/rss+xml",
+        format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Acme blog</title><link>https://blog.example.com/</link>{items}</channel></rss>").into_bytes(),
+    )
+}
+
+fn rss_item(guid: &str, link: &str, date: &str, text: &str) -> String {
+    format!("<item><guid isPermaLink=\"false\">{guid}</guid><link>{link}</link><pubDate>{date}</pubDate><description>{text}</description></item>")
+}
+
+/// A feed that re-issues its items under new `guid`s (same link, same time; CMS migrations do
+/// this) posts nothing new: the second poll returns none of them. A really new item still comes.
+#[tokio::test]
+async fn an_rss_item_under_a_new_guid_is_not_a_new_post() {
+    let srv = FixtureServer::start().await;
+    let a = |g: &str| {
+        rss_item(
+            g,
+            "https://blog.example.com/acme-review",
+            "Fri, 20 Nov 2026 10:00:00 +0000",
+            "Acme Phone review",
+        )
+    };
+    let b = |g: &str| {
+        rss_item(
+            g,
+            "https://blog.example.com/acme-case",
+            "Fri, 20 Nov 2026 12:00:00 +0000",
+            "Acme case",
+        )
+    };
+    let c = rss_item(
+        "c-1",
+        "https://blog.example.com/acme-new",
+        "Sat, 21 Nov 2026 09:00:00 +0000",
+        "Acme news",
+    );
+    srv.script(
+        "/feed",
+        vec![
+            rss_doc(&format!("{}{}", a("wp-1"), b("wp-2"))),
+            rss_doc(&format!("{c}{}{}", a("ghost-91"), b("ghost-92"))),
+        ],
+    );
+    let src = rss_source(srv.url("/feed"));
+    let first = src.poll(None).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = src.poll(first.cursor.as_deref()).await.unwrap();
+    let ids: Vec<&str> = second
+        .items
+        .iter()
+        .map(|i| i.external_id.as_str())
+        .collect();
+    assert_eq!(ids, ["c-1"], "only the new item");
+}
