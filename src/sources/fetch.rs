@@ -546,6 +546,19 @@ impl Fetcher {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
+            // Cloudflare marks a challenge page in a header: it is a captcha, whatever the body.
+            let challenged = header_str(
+                resp.headers(),
+                reqwest::header::HeaderName::from_static("cf-mitigated"),
+            )
+            .is_some_and(|v| v.eq_ignore_ascii_case("challenge"));
+            if challenged {
+                self.count(url, "captcha");
+                return Err(FetchError::Blocked {
+                    url: key,
+                    what: "captcha",
+                });
+            }
             let retry_after = parse_retry_after(resp.headers());
             let detail = error_detail(resp).await;
             let err = FetchError::Status {
@@ -718,6 +731,14 @@ pub fn blocked_page(bytes: &[u8]) -> Option<&'static str> {
         .map(|(t, _)| t.trim().to_string())
         .unwrap_or_default();
     let title_has = |ws: &[&str]| ws.iter().any(|w| title.contains(w));
+    // Cloudflare's block page ("Attention Required! | Cloudflare", "Sorry, you have been
+    // blocked") is a refusal, not a challenge: solving nothing will get through.
+    if title_has(&["you have been blocked"])
+        || doc.contains("data-translate=\"block_headline\"")
+        || (doc.contains("cf-error-details") && doc.contains("you have been blocked"))
+    {
+        return Some("blocked");
+    }
     let markup = [
         "g-recaptcha",
         "h-captcha",
@@ -729,7 +750,6 @@ pub fn blocked_page(bytes: &[u8]) -> Option<&'static str> {
     ];
     if title_has(&[
         "just a moment",
-        "attention required",
         "are you a robot",
         "verify you are human",
         "captcha",
@@ -738,13 +758,11 @@ pub fn blocked_page(bytes: &[u8]) -> Option<&'static str> {
     {
         return Some("captcha");
     }
-    if title_has(&[
-        "access denied",
-        "403 forbidden",
-        "request blocked",
-        "you have been blocked",
-    ]) {
+    if title_has(&["access denied", "403 forbidden"]) {
         return Some("access_denied");
+    }
+    if title_has(&["request blocked"]) {
+        return Some("blocked");
     }
     if title_has(&["log in", "login", "sign in", "sign-in"]) && doc.contains("type=\"password\"") {
         return Some("login_wall");
@@ -833,6 +851,18 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// Cloudflare's block page is `blocked`, its challenge `captcha`: they call for different
+    /// things (a challenge may pass later, a block will not).
+    #[test]
+    fn a_cloudflare_block_is_blocked_and_its_challenge_a_captcha() {
+        let block = "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body><div id=\"cf-error-details\"><h1 data-translate=\"block_headline\">Sorry, you have been blocked</h1><h2>You are unable to access shop.example.com</h2></div></body></html>";
+        assert_eq!(blocked_page(block.as_bytes()), Some("blocked"));
+        let challenge = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1\"></script></body></html>";
+        assert_eq!(blocked_page(challenge.as_bytes()), Some("captcha"));
+        let review = "<!DOCTYPE html><html><head><title>Acme Phone reviews</title></head><body><p>The app said you have been blocked, then it worked.</p></body></html>";
+        assert_eq!(blocked_page(review.as_bytes()), None);
+    }
 
     #[test]
     fn walls_are_recognised_and_reviews_mentioning_them_are_not() {

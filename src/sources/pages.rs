@@ -70,6 +70,19 @@ pub async fn crawl(
                 Fetched::NotModified => break,
                 Fetched::Fresh(b) => b,
             };
+            if !looks_like_html(body.content_type.as_deref(), &body.bytes) {
+                // A JSON error, an image or a PDF where a page was expected: a parse failure
+                // the operator sees, never a quiet "0 reviews".
+                return Err(SourceError::Parse {
+                    what: "page",
+                    message: format!(
+                        "{u} answered {}, not an HTML page",
+                        body.content_type
+                            .as_deref()
+                            .unwrap_or("a body without a content type")
+                    ),
+                });
+            }
             let parsed = parse(&String::from_utf8_lossy(&body.bytes), &body.url);
             poll.skipped += parsed.skipped;
             for i in parsed.items {
@@ -87,6 +100,19 @@ pub async fn crawl(
     seen_now.truncate(MAX_REMEMBERED_IDS);
     poll.cursor = super::moved_cursor(&prev, &SeenCursor { seen: seen_now });
     Ok(poll)
+}
+
+/// Whether a page body is HTML: by its content type when it has one, else by its first byte.
+fn looks_like_html(content_type: Option<&str>, bytes: &[u8]) -> bool {
+    match content_type.map(|c| c.to_ascii_lowercase()) {
+        Some(c) if c.contains("html") || c.contains("xml") => true,
+        // Servers label HTML text/plain or octet-stream often enough to look at the body.
+        Some(c) if !(c.starts_with("text/plain") || c.contains("octet-stream")) => false,
+        _ => bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'<'),
+    }
 }
 
 /// A content hash as the id of a review that has none of its own.

@@ -861,3 +861,42 @@ async fn an_rss_item_under_a_new_guid_is_not_a_new_post() {
         .collect();
     assert_eq!(ids, ["c-1"], "only the new item");
 }
+
+/// A 403 Cloudflare marks `cf-mitigated: challenge` is a captcha; a page source that gets a
+/// JSON (or any non-HTML) body reports `parse` instead of a quiet "0 reviews".
+#[tokio::test]
+async fn challenges_and_non_html_pages_say_what_they_are() {
+    use cxpulse::config::sources::JsonLdSourceConfig;
+    use cxpulse::sources::jsonld::JsonLdSource;
+
+    let srv = FixtureServer::start().await;
+    srv.script(
+        "/shop/challenged",
+        vec![Reply::typed("text/html", b"<html><body>...</body></html>".to_vec())
+            .with_status(403)
+            .header("cf-mitigated", "challenge")],
+    );
+    srv.script(
+        "/shop/api",
+        vec![Reply::typed("application/json", b"{\"error\":\"moved\"}".to_vec())],
+    );
+    let src = |path: &str| {
+        JsonLdSource::new(
+            JsonLdSourceConfig {
+                name: "shop".into(),
+                interval_secs: 3600,
+                urls: vec![srv.url(path)],
+                next_selector: None,
+                max_pages: 1,
+                require_keywords: false,
+            },
+            fetcher(),
+            1000,
+        )
+    };
+    let e = src("/shop/challenged").poll(None).await.unwrap_err();
+    assert_eq!(e.reason(), "captcha", "{e}");
+    let e = src("/shop/api").poll(None).await.unwrap_err();
+    assert_eq!(e.reason(), "parse", "{e}");
+    assert!(e.to_string().contains("application/json"), "{e}");
+}
