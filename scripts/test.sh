@@ -18,6 +18,10 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   $SUDO apt-get install -y -q chromium chromium-driver >/dev/null \
     || { echo "test: error: cannot install chromium and chromium-driver" >&2; exit 1; }
 fi
+# The fuzz crate has its own lock file: a dependency added to the main crate must reach it,
+# or the fuzzing step of CI fails after the whole suite has run.
+(cd fuzz && cargo metadata --locked --format-version 1 >/dev/null) \
+  || { echo "test: error: fuzz/Cargo.lock is out of date; run: (cd fuzz && cargo metadata --format-version 1 >/dev/null)" >&2; exit 1; }
 echo "test: cargo fmt --check"
 cargo fmt --all -- --check
 echo "test: cargo clippy"

@@ -61,18 +61,20 @@ fn item_of(view: &Value, comment: bool) -> Result<Option<(i64, RawItem)>, ()> {
     let body = inner
         .get(if comment { "content" } else { "body" })
         .and_then(Value::as_str)
-        .map(text::markdown_to_text)
+        .map(|b| {
+            if comment {
+                text::markdown_to_text(&without_quotes(b))
+            } else {
+                text::markdown_to_text(b)
+            }
+        })
         .unwrap_or_default();
     let text_ = match (body.is_empty(), &post_title) {
         (false, _) => text::cap_chars(&body, text::MAX_POST_CHARS).to_string(),
         (true, Some(t)) if !comment => t.clone(),
         _ => return Err(()),
     };
-    let author = view
-        .get("creator")
-        .and_then(|c| c.get("actor_id").or_else(|| c.get("name")))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let author = view.get("creator").and_then(author_of);
     let community = view
         .get("community")
         .and_then(|c| c.get("name"))
@@ -91,6 +93,33 @@ fn item_of(view: &Value, comment: bool) -> Result<Option<(i64, RawItem)>, ()> {
             channel: Some(format!("lemmy/{community}")),
         },
     )))
+}
+
+/// A comment's own words: the `> ` lines quote the comment it answers, whose words (and
+/// emotions) are someone else's.
+fn without_quotes(md: &str) -> String {
+    md.lines()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `name@instance`, as Lemmy shows people across instances (`actor_id` is
+/// `https://instance/u/name`); the bare name when the instance is unknown.
+fn author_of(creator: &Value) -> Option<String> {
+    let name = creator
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty());
+    let actor = creator.get("actor_id").and_then(Value::as_str);
+    let host = actor
+        .and_then(|a| url::Url::parse(a).ok())
+        .and_then(|u| u.host_str().map(str::to_string));
+    match (name, host) {
+        (Some(n), Some(h)) => Some(format!("{n}@{h}")),
+        (Some(n), None) => Some(n.to_string()),
+        (None, _) => actor.map(str::to_string),
+    }
 }
 
 pub struct LemmySource {
@@ -162,10 +191,10 @@ impl Source for LemmySource {
                         message: e.to_string(),
                     })?;
                 let mut any_new = false;
-                let mut any = false;
+                let mut on_page = 0u32;
                 for (key, comment) in [("posts", false), ("comments", true)] {
                     for view in doc.get(key).and_then(Value::as_array).into_iter().flatten() {
-                        any = true;
+                        on_page += 1;
                         match item_of(view, comment) {
                             Err(()) => poll.skipped += 1,
                             Ok(None) => {}
@@ -182,8 +211,9 @@ impl Source for LemmySource {
                         }
                     }
                 }
-                // Newest first: a page with nothing new means the rest is older still.
-                if !any || !any_new {
+                // Newest first: a page with nothing new means the rest is older still, and a
+                // page shorter than asked for is the last one.
+                if on_page < PAGE_LIMIT || !any_new {
                     break;
                 }
             }
@@ -199,6 +229,23 @@ impl Source for LemmySource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_keep_their_own_words_and_authors_their_instance() {
+        let view = serde_json::json!({
+            "comment": {"ap_id": "https://lemmy.world/comment/77", "published": "2026-11-20T10:00:00Z",
+                        "content": "> The Acme Phone is garbage, returning it.\n\nMine has been great for a year, the battery too."},
+            "post": {"name": "Acme Phone after a year"},
+            "creator": {"name": "alice", "actor_id": "https://lemmy.world/u/alice"},
+            "community": {"name": "phones"}
+        });
+        let (_, item) = item_of(&view, true).unwrap().unwrap();
+        assert_eq!(
+            item.text,
+            "Mine has been great for a year, the battery too."
+        );
+        assert_eq!(item.author.as_deref(), Some("alice@lemmy.world"));
+    }
 
     #[test]
     fn naive_timestamps_are_utc() {

@@ -365,7 +365,8 @@ async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
     );
     let poll = l.poll(None).await.unwrap();
     let seen = srv.seen(path);
-    assert_eq!(seen.len(), 3, "an empty page ends the search");
+    // Page 1 holds fewer than the 50 asked for: it is the last (pages 2 and 3 are never asked).
+    assert_eq!(seen.len(), 1, "a short page ends the search");
     assert!(seen[0].query.contains("sort=New") && seen[0].query.contains("q=Acme+Phone"));
     let got: Vec<(&str, &str)> = poll
         .items
@@ -390,15 +391,16 @@ async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
         ],
         "removed and deleted items are not posts"
     );
-    assert_eq!(poll.items.len(), 4);
+    assert_eq!(
+        poll.items.len(),
+        3,
+        "the old item of page 2 is never reached"
+    );
     assert_eq!(
         poll.items[0].title.as_deref(),
         Some("Acme Phone 3 after a month")
     );
-    assert_eq!(
-        poll.items[1].author.as_deref(),
-        Some("https://lemmy.a.example/u/ben")
-    );
+    assert_eq!(poll.items[1].author.as_deref(), Some("ben@lemmy.a.example"));
     assert_eq!(poll.items[1].channel.as_deref(), Some("lemmy/phones"));
     // A time without zone is UTC.
     assert_eq!(
@@ -417,7 +419,7 @@ async fn lemmy_search_keeps_live_items_as_text_and_resumes_from_time() {
         vec![file("search_page1.json"), file("search_page2_old.json")],
     );
     let again = l.poll(Some(&cursor)).await.unwrap();
-    assert_eq!(srv.seen(path).len(), 5, "a page with nothing newer ends it");
+    assert_eq!(srv.seen(path).len(), 2, "a short page ends it");
     let ids: Vec<&str> = again.items.iter().map(|i| i.external_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -872,13 +874,18 @@ async fn challenges_and_non_html_pages_say_what_they_are() {
     let srv = FixtureServer::start().await;
     srv.script(
         "/shop/challenged",
-        vec![Reply::typed("text/html", b"<html><body>...</body></html>".to_vec())
-            .with_status(403)
-            .header("cf-mitigated", "challenge")],
+        vec![
+            Reply::typed("text/html", b"<html><body>...</body></html>".to_vec())
+                .with_status(403)
+                .header("cf-mitigated", "challenge"),
+        ],
     );
     srv.script(
         "/shop/api",
-        vec![Reply::typed("application/json", b"{\"error\":\"moved\"}".to_vec())],
+        vec![Reply::typed(
+            "application/json",
+            b"{\"error\":\"moved\"}".to_vec(),
+        )],
     );
     let src = |path: &str| {
         JsonLdSource::new(
@@ -899,4 +906,48 @@ async fn challenges_and_non_html_pages_say_what_they_are() {
     let e = src("/shop/api").poll(None).await.unwrap_err();
     assert_eq!(e.reason(), "parse", "{e}");
     assert!(e.to_string().contains("application/json"), "{e}");
+}
+
+/// A full page (50, the limit asked for) means there may be more: the next page is read; the
+/// short one after it ends the search.
+#[tokio::test]
+async fn lemmy_reads_on_after_a_full_page_only() {
+    use cxpulse::config::sources::LemmySourceConfig;
+    use cxpulse::sources::lemmy::LemmySource;
+
+    let page = |from: usize, n: usize| {
+        let posts: Vec<serde_json::Value> = (from..from + n)
+            .map(|i| serde_json::json!({
+                "post": {"ap_id": format!("https://lemmy.a.example/post/{i}"), "name": format!("Acme Phone note {i}"),
+                         "body": "Acme Phone is fine", "published": format!("2026-11-21T{:02}:{:02}:00Z", 23 - i / 60, 59 - i % 60)},
+                "creator": {"name": "zoe", "actor_id": "https://lemmy.a.example/u/zoe"},
+                "community": {"name": "phones"}
+            }))
+            .collect();
+        Reply::ok(
+            serde_json::to_vec(
+                &serde_json::json!({"type_": "All", "posts": posts, "comments": []}),
+            )
+            .unwrap(),
+        )
+    };
+    let srv = FixtureServer::start().await;
+    let path = "/a/api/v3/search";
+    srv.script(path, vec![page(0, 50), page(50, 7), page(57, 50)]);
+    let l = LemmySource::new(
+        LemmySourceConfig {
+            name: "lemmy".into(),
+            interval_secs: 900,
+            instances: vec![srv.url("/a")],
+            query: "Acme Phone".into(),
+            search_type: "All".into(),
+            max_pages: 5,
+            backfill_days: 3650,
+        },
+        fetcher(),
+        1000,
+    );
+    let poll = l.poll(None).await.unwrap();
+    assert_eq!(srv.seen(path).len(), 2);
+    assert_eq!(poll.items.len(), 57);
 }
