@@ -37,7 +37,7 @@ fn label<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// One review entry; `Err(())` when it is malformed, `Ok(None)` when it is not a review (the
 /// app's own entry).
-fn review_of(e: &Value, country: &str) -> Result<Option<(u64, RawItem)>, ()> {
+fn review_of(e: &Value, country: &str, app_id: &str) -> Result<Option<(u64, RawItem)>, ()> {
     let Some(stars) = label(e, "im:rating") else {
         return Ok(None);
     };
@@ -61,13 +61,9 @@ fn review_of(e: &Value, country: &str) -> Result<Option<(u64, RawItem)>, ()> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .filter(|a| !a.is_empty());
-    let url = e
-        .get("link")
-        .and_then(|l| l.get("attributes"))
-        .and_then(|a| a.get("href"))
-        .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://"))
-        .map(str::to_string);
+    // A review has no page of its own on the App Store; its entry's link (when there is one) is
+    // an iTunes API URL nobody can read. The app's page in that storefront is where it shows.
+    let url = Some(format!("https://apps.apple.com/{country}/app/id{app_id}"));
     Ok(Some((
         id,
         RawItem {
@@ -147,7 +143,7 @@ impl Source for AppStoreSource {
                     break;
                 }
                 for e in entries {
-                    match review_of(e, country) {
+                    match review_of(e, country, &self.cfg.app_id) {
                         Ok(None) => {}
                         Err(()) => poll.skipped += 1,
                         Ok(Some((id, item))) => {

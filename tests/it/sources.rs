@@ -299,6 +299,18 @@ async fn appstore_reads_each_shape_of_the_feed_and_stops_at_what_it_has() {
         "the app's own entry is not a review"
     );
     assert_eq!(poll.skipped, 1, "the review rated \"six\"");
+    // Reviews link to the app's page in their storefront (they have no page of their own).
+    assert!(
+        poll.items.iter().all(|i| i.url.as_deref()
+            == Some(
+                &format!(
+                    "https://apps.apple.com/{}/app/id1234567890",
+                    &i.external_id[..2]
+                )[..]
+            )),
+        "{:?}",
+        poll.items.iter().map(|i| &i.url).collect::<Vec<_>>()
+    );
     let first = &poll.items[0];
     assert_eq!(
         first.text,
