@@ -84,6 +84,10 @@ const PLACEHOLDER_AUTHORS: &[&str] = &[
     "[deleted]",
     "deleted",
     "n/a",
+    // Feeds and exports write these where they have no author.
+    "unknown",
+    "unknown author",
+    "none",
 ];
 
 fn is_placeholder_author(name: &str) -> bool {
@@ -397,4 +401,25 @@ pub async fn submit(
     .await
     .map_err(|_| PipelineError::Stopped)?;
     rx.await.map_err(|_| PipelineError::Stopped)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_names_are_no_author() {
+        for n in [
+            "Unknown",
+            " unknown author ",
+            "Anonymous",
+            "Verified Buyer",
+            "[deleted]",
+        ] {
+            assert!(is_placeholder_author(n), "{n}");
+        }
+        for n in ["Jo", "unknownpleasures", "Ann Known"] {
+            assert!(!is_placeholder_author(n), "{n}");
+        }
+    }
 }
