@@ -8,6 +8,7 @@ use crate::config::{self, Config, FileColumns, FileFormat};
 use crate::domain::RawItem;
 use crate::ingest::classifier::Classifier;
 use crate::ingest::pipeline::{CursorUpdate, Pipeline};
+use crate::ingest::position::Position;
 use crate::metrics::Metrics;
 use crate::sources::file::{read_slice, FileSpec};
 use crate::store::Store;
@@ -220,19 +221,16 @@ impl FetchRun<'_> {
         let mut totals = crate::ingest::pipeline::IngestReport::default();
         let mut skipped = 0;
         let mut ok = true;
-        let mut restored = false;
-        loop {
-            let position = crate::ingest::position::Position::decode(match self.store {
+        let stored = |s: Option<&Store>| -> Result<Position, CliError> {
+            Ok(Position::decode(match s {
                 Some(s) => s.cursor(&name)?,
                 None => None,
-            });
-            if !restored {
-                // The daemon's validators: a fetch after it re-downloads nothing unchanged.
-                if let Some(v) = &position.validators {
-                    fetcher.import_validators(v);
-                }
-                restored = true;
-            }
+            }))
+        };
+        // The daemon's validators: a fetch after it re-downloads nothing unchanged.
+        stored(self.store)?.restore_validators(fetcher);
+        loop {
+            let position = stored(self.store)?;
             let mut poll = match source.poll(position.cursor.as_deref()).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -260,10 +258,7 @@ impl FetchRun<'_> {
             let failed = poll.failed.take();
             let update = Some(crate::ingest::pipeline::CursorUpdate {
                 key: name.clone(),
-                value: crate::ingest::position::Position::encode(
-                    poll.cursor.as_deref().or(position.cursor.as_deref()),
-                    &fetcher.export_validators(failed.is_none()),
-                ),
+                value: position.after_poll(poll.cursor.as_deref(), fetcher, failed.is_none()),
             });
             let r = p
                 .process(

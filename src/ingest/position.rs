@@ -47,6 +47,28 @@ impl Position {
         }
     }
 
+    /// Hands the kept validators to `fetcher`. Once per run, before the first poll: later, a
+    /// validator the fetcher has forgotten on purpose (a page to read in full) would return.
+    pub fn restore_validators(&self, fetcher: &crate::sources::Fetcher) {
+        if let Some(v) = &self.validators {
+            fetcher.import_validators(v);
+        }
+    }
+
+    /// The value to store after a poll that started here: its cursor (or this one, when it
+    /// returned none) and the fetcher's validators, this poll's only if it is `complete`.
+    pub fn after_poll(
+        &self,
+        poll_cursor: Option<&[u8]>,
+        fetcher: &crate::sources::Fetcher,
+        complete: bool,
+    ) -> Vec<u8> {
+        Position::encode(
+            poll_cursor.or(self.cursor.as_deref()),
+            &fetcher.export_validators(complete),
+        )
+    }
+
     pub fn encode(cursor: Option<&[u8]>, validators: &[u8]) -> Vec<u8> {
         let mut out =
             Vec::with_capacity(MAGIC.len() + 4 + cursor.map_or(0, <[u8]>::len) + validators.len());

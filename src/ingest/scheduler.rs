@@ -90,7 +90,6 @@ pub async fn run_source(
         backoff_max,
         name,
         failures: 0,
-        validators_restored: false,
     };
     runner.run(shutdown).await;
 }
@@ -107,12 +106,11 @@ struct Runner {
     name: String,
     /// Consecutive failed polls (fetch or store); 0 after a stored poll.
     failures: u32,
-    /// Whether the validators kept with the stored position were handed to the fetcher.
-    validators_restored: bool,
 }
 
 impl Runner {
     async fn run(mut self, shutdown: CancellationToken) {
+        self.position().restore_validators(&self.task.fetcher);
         loop {
             // Fetching what cannot be stored would spend the remote side's patience (and quota)
             // only to fetch it all again: wait for the storage instead.
@@ -122,25 +120,13 @@ impl Runner {
                     _ = shutdown.cancelled() => break,
                 }
             }
-            let position = Position::decode(match self.store.cursor(&self.name) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(source = %self.name, error = %e, "cannot read cursor");
-                    None
-                }
-            });
-            if !self.validators_restored {
-                if let Some(v) = &position.validators {
-                    self.task.fetcher.import_validators(v);
-                }
-                self.validators_restored = true;
-            }
+            let position = self.position();
             let polled = tokio::select! {
                 r = self.task.source.poll(position.cursor.as_deref()) => r,
                 _ = shutdown.cancelled() => break,
             };
             let delay = match polled {
-                Ok(poll) => match self.store_poll(poll, position.cursor).await {
+                Ok(poll) => match self.store_poll(poll, &position).await {
                     Some(d) => d,
                     None => break,
                 },
@@ -163,6 +149,17 @@ impl Runner {
         tracing::debug!(source = %self.name, "source stopped");
     }
 
+    /// The stored position (cursor and validators); none when it cannot be read.
+    fn position(&self) -> Position {
+        Position::decode(match self.store.cursor(&self.name) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(source = %self.name, error = %e, "cannot read cursor");
+                None
+            }
+        })
+    }
+
     fn paused_for_storage(&self) -> bool {
         let paused = self.store.storage_failure().is_some();
         if let Some(e) = self.health_mut().get_mut(&self.name) {
@@ -180,7 +177,7 @@ impl Runner {
     async fn store_poll(
         &mut self,
         poll: crate::sources::Poll,
-        previous: Option<Vec<u8>>,
+        previous: &Position,
     ) -> Option<Duration> {
         let (skipped, more, failed) = (poll.skipped, poll.more, poll.failed);
         let name = self.name.clone();
@@ -201,10 +198,10 @@ impl Runner {
             self.task.require_keywords,
             Some(pipeline::CursorUpdate {
                 key: name.clone(),
-                // The validators of this poll's pages count only if the poll is complete.
-                value: Position::encode(
-                    poll.cursor.as_deref().or(previous.as_deref()),
-                    &self.task.fetcher.export_validators(failed.is_none()),
+                value: previous.after_poll(
+                    poll.cursor.as_deref(),
+                    &self.task.fetcher,
+                    failed.is_none(),
                 ),
             }),
         )

@@ -612,10 +612,7 @@ impl Store {
             Some((ts, id)) => keys::post_key(&q.product, *ts, id).to_vec(),
             None => hi_range.to_vec(),
         };
-        let label = q.label.as_deref().map(|l| match l.split_once('.') {
-            Some((h, l)) => (Some(h.to_string()), l.to_string()),
-            None => (None, l.to_string()),
-        });
+        let label = label_filter(q);
         let mut posts = Vec::new();
         let mut last = None;
         let mut scanned = 0usize;
@@ -654,10 +651,7 @@ impl Store {
         plan: &index::Plan,
         cancel: &Cancel,
     ) -> Result<PostPage, StoreError> {
-        let label = q.label.as_deref().map(|l| match l.split_once('.') {
-            Some((h, l)) => (Some(h.to_string()), l.to_string()),
-            None => (None, l.to_string()),
-        });
+        let label = label_filter(q);
         let mut posts = Vec::new();
         let mut last = None;
         let mut exhausted = true;
@@ -924,6 +918,14 @@ fn aggregates_close(a: &Aggregate, b: &Aggregate) -> bool {
         && a.suspicious == b.suspicious
         && close(a.genuineness_sum, b.genuineness_sum)
         && vcount(&a.signal_counts, &b.signal_counts)
+}
+
+/// A query's `label` as (head, label); a bare label has no head.
+fn label_filter(q: &PostQuery) -> Option<(Option<String>, String)> {
+    q.label.as_deref().map(|l| match l.split_once('.') {
+        Some((h, l)) => (Some(h.to_string()), l.to_string()),
+        None => (None, l.to_string()),
+    })
 }
 
 fn post_matches(p: &Post, q: &PostQuery, label: Option<&(Option<String>, String)>) -> bool {
